@@ -1,0 +1,261 @@
+"""Encoding of heterogeneous tables into the tensors the networks consume.
+
+A :class:`TabularEncoder` splits a table into numeric and categorical columns.
+Numeric columns are standardised with statistics learned in ``fit`` (NaN-aware),
+missing numeric entries become 0 (the training mean) plus an observed-mask and,
+for columns that had missing values during ``fit``, a missing-indicator input.
+Categorical columns become integer codes with a bounded vocabulary:
+
+* code ``0``: missing value (never a reconstruction target),
+* code ``1``: rare or unseen category (anything outside the kept vocabulary),
+* codes ``2..``: the ``max_categories`` most frequent categories seen in ``fit``.
+
+Bounding the vocabulary keeps ID-like columns with thousands of levels from
+blowing up the embedding tables and the reconstruction head.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MISSING_CODE = 0
+RARE_CODE = 1
+N_RESERVED_CODES = 2
+
+
+@dataclass
+class EncodedTable:
+    """Arrays for one table, row-aligned.
+
+    Attributes
+    ----------
+    numeric : ndarray of shape (n_samples, n_numeric)
+        Standardised numeric values, missing entries set to 0.
+    observed : ndarray of bool, shape (n_samples, n_numeric)
+        False where the numeric value was missing.
+    categorical : ndarray of int64, shape (n_samples, n_categorical)
+        Category codes (see module docstring).
+    """
+
+    numeric: np.ndarray
+    observed: np.ndarray
+    categorical: np.ndarray
+
+    @property
+    def n_samples(self):
+        return self.numeric.shape[0]
+
+
+def _is_categorical_dtype(dtype):
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_bool_dtype(dtype)
+    )
+
+
+def resolve_categorical_mask(X, categorical_features, n_features, feature_names):
+    """Boolean mask of categorical columns from the user's specification.
+
+    Parameters
+    ----------
+    X : ndarray or DataFrame
+    categorical_features : "auto", None, array-like of int, str or bool
+        ``"auto"`` marks pandas ``category``, ``object``, ``string`` and
+        ``bool`` columns as categorical (none for arrays).
+    n_features : int
+    feature_names : ndarray of str or None
+    """
+    if categorical_features is None:
+        return np.zeros(n_features, dtype=bool)
+    if isinstance(categorical_features, str) and categorical_features == "auto":
+        if isinstance(X, pd.DataFrame):
+            return np.array([_is_categorical_dtype(dt) for dt in X.dtypes], dtype=bool)
+        return np.zeros(n_features, dtype=bool)
+
+    spec = np.asarray(categorical_features)
+    if spec.size == 0:
+        return np.zeros(n_features, dtype=bool)
+    if spec.dtype.kind == "b":
+        if spec.shape != (n_features,):
+            raise ValueError(
+                f"categorical_features as a boolean mask must have shape "
+                f"({n_features},), got {spec.shape}."
+            )
+        return spec.astype(bool)
+    mask = np.zeros(n_features, dtype=bool)
+    if spec.dtype.kind in "iu":
+        if spec.min() < -n_features or spec.max() >= n_features:
+            raise ValueError(
+                f"categorical_features contains an index out of range for "
+                f"{n_features} features: {spec.tolist()}."
+            )
+        mask[spec] = True
+        return mask
+    if spec.dtype.kind in "UO":
+        if feature_names is None:
+            raise ValueError(
+                "categorical_features given as column names requires X to be a "
+                "DataFrame with string column names."
+            )
+        names = list(feature_names)
+        for name in spec:
+            if name not in names:
+                raise ValueError(
+                    f"categorical_features names column {name!r}, which is not in "
+                    f"X's columns."
+                )
+            mask[names.index(name)] = True
+        return mask
+    raise TypeError(
+        "categorical_features must be 'auto', None, or an array-like of int, str "
+        f"or bool; got dtype {spec.dtype}."
+    )
+
+
+def _column_as_float(column, name):
+    """A numeric column as float64 with NaN for missing entries."""
+    if isinstance(column, pd.Series):
+        dtype = column.dtype
+        if pd.api.types.is_datetime64_any_dtype(
+            dtype
+        ) or pd.api.types.is_timedelta64_dtype(dtype):
+            raise TypeError(
+                f"Column {name!r} has dtype {dtype}; convert dates and durations to "
+                "numbers (e.g. seconds) before fitting."
+            )
+        if not pd.api.types.is_numeric_dtype(dtype):
+            raise TypeError(
+                f"Column {name!r} has non-numeric dtype {dtype} but is not marked "
+                "categorical; pass it as a pandas 'category' column or list it in "
+                "categorical_features."
+            )
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = np.asarray(column, dtype=np.float64)
+    if np.isinf(values).any():
+        raise ValueError(f"Input contains infinity in column {name!r}.")
+    return values
+
+
+def _column_as_labels(column):
+    """A categorical column as an object array with None for missing entries."""
+    if isinstance(column, pd.Series):
+        series = column.astype(object)
+    else:
+        series = pd.Series(np.asarray(column, dtype=object))
+    return series.where(series.notna(), None).to_numpy(dtype=object)
+
+
+class TabularEncoder:
+    """Learn and apply the numeric/categorical encoding of a table.
+
+    Parameters
+    ----------
+    categorical_mask : ndarray of bool, shape (n_features,)
+    max_categories : int
+        Number of most frequent categories kept per categorical column; the
+        others share the "rare" code.
+    """
+
+    def __init__(self, categorical_mask, max_categories):
+        self.categorical_mask = np.asarray(categorical_mask, dtype=bool)
+        self.max_categories = max_categories
+
+    @staticmethod
+    def _columns(X):
+        if isinstance(X, pd.DataFrame):
+            return [X.iloc[:, j] for j in range(X.shape[1])]
+        return [X[:, j] for j in range(X.shape[1])]
+
+    def fit(self, X):
+        columns = self._columns(X)
+        self.numeric_index_ = np.flatnonzero(~self.categorical_mask)
+        self.categorical_index_ = np.flatnonzero(self.categorical_mask)
+        names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
+        self.column_names_ = names or [f"x{j}" for j in range(len(columns))]
+
+        numeric = np.column_stack(
+            [np.zeros(len(X))]
+            + [
+                _column_as_float(columns[j], self.column_names_[j])
+                for j in self.numeric_index_
+            ]
+        )[:, 1:]
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(numeric, axis=0) if numeric.shape[1] else np.zeros(0)
+            scale = np.nanstd(numeric, axis=0) if numeric.shape[1] else np.zeros(0)
+        # All-missing columns have no statistics; constant ones no spread.
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+        scale = np.where(
+            np.isfinite(scale) & (scale > 1e-12 * (1 + np.abs(mean))), scale, 1.0
+        )
+        self.mean_, self.scale_ = mean, scale
+        self.missing_indicator_index_ = np.flatnonzero(np.isnan(numeric).any(axis=0))
+
+        self.categories_ = []
+        for j in self.categorical_index_:
+            labels = pd.Series(_column_as_labels(columns[j])).dropna()
+            counts = labels.value_counts(sort=True)
+            # Ties in frequency are broken by the label's text so that the kept
+            # vocabulary does not depend on row order.
+            order = sorted(
+                counts.index, key=lambda c: (-counts[c], str(type(c)), str(c))
+            )
+            self.categories_.append(
+                np.array(order[: self.max_categories], dtype=object)
+            )
+        self.cardinalities_ = np.array(
+            [len(c) + N_RESERVED_CODES for c in self.categories_], dtype=np.int64
+        )
+        return self
+
+    def transform(self, X):
+        columns = self._columns(X)
+        n = len(X)
+        numeric = np.empty((n, len(self.numeric_index_)), dtype=np.float64)
+        for out, j in enumerate(self.numeric_index_):
+            numeric[:, out] = _column_as_float(columns[j], self.column_names_[j])
+        observed = ~np.isnan(numeric)
+        numeric = (numeric - self.mean_) / self.scale_
+        numeric[~observed] = 0.0
+
+        categorical = np.empty((n, len(self.categorical_index_)), dtype=np.int64)
+        for out, (j, categories) in enumerate(
+            zip(self.categorical_index_, self.categories_)
+        ):
+            labels = pd.Series(_column_as_labels(columns[j]), dtype=object)
+            codes = pd.Categorical(
+                labels, categories=pd.Index(categories, dtype=object)
+            ).codes
+            codes = np.where(
+                codes >= 0, codes.astype(np.int64) + N_RESERVED_CODES, RARE_CODE
+            )
+            codes[labels.isna().to_numpy()] = MISSING_CODE
+            categorical[:, out] = codes
+        return EncodedTable(numeric=numeric, observed=observed, categorical=categorical)
+
+    def inverse_transform(self, numeric, categorical_codes, as_frame):
+        """Map standardised numeric values and category codes back to the input space.
+
+        Codes for "missing" or "rare" decode to NaN / None.
+        """
+        n = numeric.shape[0]
+        n_features = len(self.categorical_mask)
+        numeric = numeric * self.scale_ + self.mean_
+        if not as_frame:
+            out = np.empty((n, n_features), dtype=np.float64)
+            out[:, self.numeric_index_] = numeric
+            return out
+        data = {}
+        for out, j in enumerate(self.numeric_index_):
+            data[j] = numeric[:, out]
+        for out, (j, categories) in enumerate(
+            zip(self.categorical_index_, self.categories_)
+        ):
+            codes = categorical_codes[:, out] - N_RESERVED_CODES
+            lookup = np.append(categories, None).astype(object)
+            data[j] = lookup[np.where(codes >= 0, codes, len(categories))]
+        return pd.DataFrame({self.column_names_[j]: data[j] for j in range(n_features)})

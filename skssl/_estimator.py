@@ -1,0 +1,602 @@
+"""The scikit-learn face of the package: :class:`ContrastiveVAETransformer`."""
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import losses
+from ._encoding import TabularEncoder, resolve_categorical_mask
+from ._networks import ContrastiveVAE
+from ._training import TrainingConfig, train
+from ._training_data import TrainingData
+
+# Rows per chunk at inference: bounds memory for any n_samples.
+_INFERENCE_CHUNK = 65536
+
+
+def resolve_device(device):
+    """The torch device for ``device`` ("auto": CUDA when available, else CPU)."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"device={device!r} is not a valid torch device.") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available; use "
+            "device='auto' or 'cpu'."
+        )
+    return resolved
+
+
+def _vae_branch_fitted(estimator):
+    """`available_if` check: methods that need the decoder."""
+    if hasattr(estimator, "model_"):
+        return estimator.model_.decoder is not None
+    return estimator.vae_weight > 0
+
+
+def _seed_sequence(random_state):
+    """Integer seeds drawn from ``random_state``, never from a global RNG."""
+    if random_state is None:
+        # A fresh generator seeded by the OS: check_random_state(None) would
+        # draw from (and advance) NumPy's global RNG.
+        return np.random.default_rng().integers(0, 2**31 - 1, size=3)
+    return check_random_state(random_state).randint(0, 2**31 - 1, size=3)
+
+
+class ContrastiveVAETransformer(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Self-supervised tabular representation: contrastive learning + a VAE.
+
+    An MLP encoder maps each row to a diagonal Gaussian posterior
+    ``q(z | x) = N(mu(x), diag(sigma^2(x)))``. It is trained without labels on
+
+    ``contrastive_weight * L_contrastive + vae_weight * L_VAE``
+
+    where ``L_contrastive`` is the symmetric InfoNCE (NT-Xent) loss between two
+    augmented views of each row, computed on a projection head over ``mu``
+    with in-batch negatives, and ``L_VAE`` is the negative ELBO
+    (reconstruction + ``kl_weight`` * KL) of the clean row, divided by the
+    number of input columns. Views are made by SCARF corruption (each row gets
+    ``floor(corruption_rate * n_features)`` of its columns replaced by values
+    drawn from those columns' empirical marginals) plus Gaussian noise on
+    numeric columns. The method follows arXiv 2504.04032 (contrastive +
+    variational self-supervision) with SCARF's augmentation (arXiv 2106.15147).
+
+    ``transform`` returns the posterior mean ``mu``. Numeric columns are
+    standardised with statistics learned in ``fit``; missing values are
+    imputed with the mean and flagged with indicator inputs; categorical
+    columns (pandas ``category``/``object``/``string``/``bool``, or those listed
+    in ``categorical_features``) are embedded, with at most ``max_categories``
+    levels per column. Training runs in float32 on ``device``; inference runs
+    in float64 so that each row's output does not depend on the rest of the
+    batch.
+
+    Parameters
+    ----------
+    n_components : int, default=32
+        Dimension of the latent space (the output of ``transform``).
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Widths of the encoder's hidden layers; the decoder mirrors them.
+    projection_dim : int, default=64
+        Output width of the projection head used by the contrastive loss.
+    temperature : float, default=0.5
+        Temperature tau of the InfoNCE loss.
+    contrastive_weight : float, default=1.0
+        Weight lambda_1 of the contrastive loss. 0 switches the contrastive
+        branch (augmented views and projection head) off entirely.
+    vae_weight : float, default=1.0
+        Weight lambda_2 of the VAE loss. 0 switches the variational branch
+        (decoder) off entirely; ``score``, ``score_samples`` and
+        ``inverse_transform`` are then unavailable.
+    kl_weight : float, default=1.0
+        beta on the KL term inside the training ELBO.
+    corruption_rate : float, default=0.3
+        Fraction of each row's columns replaced by SCARF corruption. 0 turns
+        augmentation off entirely (both views are the clean row, no noise).
+    noise_scale : float, default=0.1
+        Standard deviation, in standardised units, of the Gaussian noise added
+        to numeric columns of augmented views.
+    categorical_features : "auto", None or array-like, default="auto"
+        Which columns are categorical: "auto" takes pandas ``category``,
+        ``object``, ``string`` and ``bool`` columns (none for arrays); or
+        a list of column indices or names, or a boolean mask.
+    max_categories : int, default=64
+        Most frequent categories kept per categorical column; rarer and
+        unseen categories share one code.
+    optimizer : {"adamw", "adam", "sgd"}, default="adamw"
+        "adam" applies ``weight_decay`` as an L2 penalty; "sgd" uses momentum
+        0.9.
+    learning_rate : float, default=0.002
+    weight_decay : float, default=1e-4
+    batch_size : int, default=256
+        Rows per minibatch (at most ``n_samples``). Each row brings two views,
+        so the contrastive loss sees ``2 * batch_size - 2`` negatives.
+    max_epochs : int, default=100
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows, stop when their loss
+        stops improving, and restore the best weights. Otherwise stop when
+        the training loss stops improving.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least ``tol`` before stopping.
+    tol : float, default=1e-4
+    device : str or torch.device, default="auto"
+        "auto" trains on CUDA when available, else on the CPU. The fitted
+        model is kept on the CPU, so it pickles and loads anywhere.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, minibatches, augmentations and the
+        validation split. Global RNGs are never used or changed.
+    verbose : int, default=0
+        Print the loss after every epoch.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The trained networks (on the CPU).
+    table_encoder_ : object
+        The learned column encoding (standardisation, vocabularies).
+    loss_curve_ : list of float
+        Total training loss per epoch.
+    contrastive_loss_curve_, reconstruction_loss_curve_, kl_loss_curve_ : list
+        The loss terms per epoch (reconstruction and KL in nats per sample).
+    validation_loss_curve_ : list of float
+        Validation loss per epoch (empty without early stopping).
+    best_loss_ : float
+        Best monitored (validation or training) loss.
+    n_iter_ : int
+        Epochs run.
+    fit_time_ : float
+        Seconds spent in the training loop.
+    device_ : str
+        The device training ran on.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined only when X has string column names.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : Linear, unsupervised dimensionality reduction.
+    sklearn.neural_network.BernoulliRBM : Another unsupervised neural transformer.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from skssl import ContrastiveVAETransformer
+    >>> X, _ = load_breast_cancer(return_X_y=True)
+    >>> ssl = ContrastiveVAETransformer(n_components=8, max_epochs=5, random_state=0)
+    >>> Z = ssl.fit_transform(X)
+    >>> Z.shape
+    (569, 8)
+    >>> ssl.get_feature_names_out()[:2].tolist()
+    ['contrastivevaetransformer0', 'contrastivevaetransformer1']
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "projection_dim": [Interval(Integral, 1, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "contrastive_weight": [Interval(Real, 0, None, closed="left")],
+        "vae_weight": [Interval(Real, 0, None, closed="left")],
+        "kl_weight": [Interval(Real, 0, None, closed="left")],
+        "corruption_rate": [Interval(Real, 0, 1, closed="both")],
+        "noise_scale": [Interval(Real, 0, None, closed="left")],
+        "categorical_features": [StrOptions({"auto"}), None, "array-like"],
+        "max_categories": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions({"adamw", "adam", "sgd"})],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_components=32,
+        *,
+        hidden_layer_sizes=(256, 256),
+        projection_dim=64,
+        temperature=0.5,
+        contrastive_weight=1.0,
+        vae_weight=1.0,
+        kl_weight=1.0,
+        corruption_rate=0.3,
+        noise_scale=0.1,
+        categorical_features="auto",
+        max_categories=64,
+        optimizer="adamw",
+        learning_rate=0.002,
+        weight_decay=1e-4,
+        batch_size=256,
+        max_epochs=100,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.projection_dim = projection_dim
+        self.temperature = temperature
+        self.contrastive_weight = contrastive_weight
+        self.vae_weight = vae_weight
+        self.kl_weight = kl_weight
+        self.corruption_rate = corruption_rate
+        self.noise_scale = noise_scale
+        self.categorical_features = categorical_features
+        self.max_categories = max_categories
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ input
+    def _validate_input(self, X, reset):
+        """Validate ``X`` and return it as an array or DataFrame for the encoder.
+
+        Numeric-only input goes through scikit-learn's ``check_array``; input
+        with categorical columns is checked column by column by the encoder.
+        """
+        is_frame = isinstance(X, pd.DataFrame)
+        if reset:
+            n_features = (
+                X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else None
+            )
+            names = (
+                np.asarray([str(c) for c in X.columns], dtype=object)
+                if is_frame
+                else None
+            )
+            mask = (
+                resolve_categorical_mask(
+                    X, self.categorical_features, n_features, names
+                )
+                if n_features is not None
+                else None
+            )
+        else:
+            mask = self.table_encoder_.categorical_mask
+        has_categorical = mask is not None and mask.any()
+
+        if not has_categorical:
+            return validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=[np.float64, np.float32],
+                ensure_all_finite="allow-nan",
+                ensure_min_samples=2 if reset else 1,
+            ), mask
+        if is_frame:
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if X.shape[0] < (2 if reset else 1):
+                raise ValueError(
+                    f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while "
+                    f"a minimum of {2 if reset else 1} is required by "
+                    f"{type(self).__name__}."
+                )
+            return X, mask
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=None,
+            ensure_all_finite=False,
+            ensure_min_samples=2 if reset else 1,
+        )
+        return pd.DataFrame(X), mask
+
+    def _training_config(self):
+        return TrainingConfig(
+            contrastive_weight=self.contrastive_weight,
+            vae_weight=self.vae_weight,
+            kl_weight=self.kl_weight,
+            temperature=self.temperature,
+            corruption_rate=self.corruption_rate,
+            noise_scale=self.noise_scale,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            early_stopping=self.early_stopping,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            verbose=self.verbose,
+        )
+
+    # -------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the encoder on ``X`` without labels.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Training data. NaN marks missing values. DataFrames may hold
+            numeric, ``category``, ``object``, ``string`` and ``bool`` columns.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer.
+        """
+        if self.contrastive_weight == 0 and self.vae_weight == 0:
+            raise ValueError(
+                "contrastive_weight and vae_weight are both 0: nothing to train. "
+                "Set at least one of them to a positive value."
+            )
+        hidden = self.hidden_layer_sizes
+        hidden = [hidden] if isinstance(hidden, Integral) else list(hidden)
+        if not hidden or any(
+            not isinstance(h, Integral) or isinstance(h, bool) or h < 1 for h in hidden
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty sequence of positive "
+                f"integers, got {self.hidden_layer_sizes!r}."
+            )
+        X, mask = self._validate_input(X, reset=True)
+        device = resolve_device(self.device)
+        init_seed, train_seed, split_seed = (
+            int(s) for s in _seed_sequence(self.random_state)
+        )
+
+        table_encoder = TabularEncoder(mask, self.max_categories).fit(X)
+        encoded = table_encoder.transform(X)
+        rows = np.arange(encoded.n_samples)
+        validation_rows = None
+        if self.early_stopping:
+            n_validation = max(1, int(round(self.validation_fraction * len(rows))))
+            if len(rows) - n_validation < 2:
+                raise ValueError(
+                    f"early_stopping with validation_fraction={self.validation_fraction}"
+                    f" leaves fewer than 2 training rows out of {len(rows)}."
+                )
+            rows, validation_rows = train_test_split(
+                rows, test_size=n_validation, random_state=split_seed
+            )
+
+        def subset(index):
+            return TrainingData.from_encoded(
+                type(encoded)(
+                    encoded.numeric[index],
+                    encoded.observed[index],
+                    encoded.categorical[index],
+                ),
+                device,
+            )
+
+        train_data = subset(rows)
+        validation_data = (
+            subset(validation_rows) if validation_rows is not None else None
+        )
+
+        # Weight initialisation draws from torch's global RNG: fork it so the
+        # caller's RNG state is left untouched, and seed it for reproducibility.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed)
+            model = ContrastiveVAE(
+                n_numeric=len(table_encoder.numeric_index_),
+                missing_indicator_index=table_encoder.missing_indicator_index_,
+                cardinalities=table_encoder.cardinalities_,
+                hidden_layer_sizes=hidden,
+                n_components=self.n_components,
+                projection_dim=self.projection_dim,
+                with_decoder=self.vae_weight > 0,
+                with_projection=self.contrastive_weight > 0,
+            )
+        model = model.to(device)
+        config = self._training_config()
+        config.batch_size = min(self.batch_size, train_data.n_samples)
+        generator = torch.Generator(device=device).manual_seed(train_seed)
+        history = train(
+            model,
+            train_data,
+            validation_data,
+            config,
+            generator,
+            validation_seed=split_seed,
+        )
+
+        self.table_encoder_ = table_encoder
+        self.model_ = model.cpu()
+        self.device_ = str(device)
+        self.loss_curve_ = history.loss
+        self.contrastive_loss_curve_ = history.contrastive
+        self.reconstruction_loss_curve_ = history.reconstruction
+        self.kl_loss_curve_ = history.kl
+        self.validation_loss_curve_ = history.validation
+        self.best_loss_ = min(history.validation or history.loss)
+        self.n_iter_ = len(history.loss)
+        self.fit_time_ = history.seconds
+        self._n_features_out = self.n_components
+        return self
+
+    # -------------------------------------------------------------- inference
+    def _inference_model(self, device):
+        """A float64 copy of the fitted networks on ``device``."""
+        return copy.deepcopy(self.model_).to(device=device, dtype=torch.float64).eval()
+
+    def _encoded_chunks(self, X, device):
+        """Yield (numeric, observed, categorical) float64 tensors, chunk by chunk."""
+        X, _ = self._validate_input(X, reset=False)
+        encoded = self.table_encoder_.transform(X)
+        for start in range(0, encoded.n_samples, _INFERENCE_CHUNK):
+            stop = start + _INFERENCE_CHUNK
+            yield (
+                torch.as_tensor(encoded.numeric[start:stop], dtype=torch.float64).to(
+                    device
+                ),
+                torch.as_tensor(encoded.observed[start:stop]).to(device),
+                torch.as_tensor(encoded.categorical[start:stop]).to(device),
+            )
+
+    def transform(self, X):
+        """Posterior mean of the latent code of each row.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components), dtype float64
+        """
+        check_is_fitted(self)
+        device = resolve_device(self.device)
+        model = self._inference_model(device)
+        out = []
+        with torch.no_grad():
+            for numeric, observed, categorical in self._encoded_chunks(X, device):
+                mean, _ = model.encoder(numeric, observed, categorical)
+                out.append(mean.cpu().numpy())
+        return np.concatenate(out, axis=0)
+
+    @available_if(_vae_branch_fitted)
+    def score_samples(self, X):
+        """Evidence lower bound (ELBO) of each row, in nats.
+
+        ``log p(x | z=mu) - KL(q(z|x) || p(z))``: the reconstruction term is
+        evaluated at the posterior mean (deterministic, so rows do not depend
+        on each other), numeric columns under a unit-variance Gaussian in
+        standardised units, categorical columns under the decoder's softmax;
+        missing entries are not scored. The KL term uses weight 1 whatever
+        ``kl_weight``, so scores compare across models. Higher is better.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        device = resolve_device(self.device)
+        model = self._inference_model(device)
+        out = []
+        with torch.no_grad():
+            for numeric, observed, categorical in self._encoded_chunks(X, device):
+                mean, log_var = model.encoder(numeric, observed, categorical)
+                numeric_mean, logits = model.decoder(mean)
+                nll = losses.gaussian_nll(numeric_mean, numeric, observed)
+                if logits is not None:
+                    nll = nll + losses.categorical_nll(logits, categorical)
+                elbo = -nll - losses.gaussian_kl(mean, log_var)
+                out.append(elbo.cpu().numpy())
+        return np.concatenate(out)
+
+    @available_if(_vae_branch_fitted)
+    def score(self, X, y=None):
+        """Mean ELBO of the rows of ``X`` (higher is better).
+
+        Lets ``GridSearchCV`` tune the transformer without labels.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    @available_if(_vae_branch_fitted)
+    def inverse_transform(self, X):
+        """Decode latent codes back to the input space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latent codes, e.g. the output of ``transform``.
+
+        Returns
+        -------
+        X_original : ndarray or DataFrame of shape (n_samples, n_features_in_)
+            Decoder means for numeric columns (original units) and the most
+            probable category for categorical columns. A DataFrame when the
+            input had categorical columns, else a float64 array.
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32])
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but inverse_transform expects "
+                f"{self.n_components} (n_components)."
+            )
+        device = resolve_device(self.device)
+        model = self._inference_model(device)
+        numeric, codes = [], []
+        with torch.no_grad():
+            for start in range(0, Z.shape[0], _INFERENCE_CHUNK):
+                z = torch.as_tensor(
+                    Z[start : start + _INFERENCE_CHUNK], dtype=torch.float64
+                )
+                numeric_mean, logits = model.decoder(z.to(device))
+                numeric.append(numeric_mean.cpu().numpy())
+                if logits is not None:
+                    # Never decode to the shared "rare" code when a real
+                    # category is available.
+                    logits[:, :, 1] = -torch.inf
+                    codes.append(logits.argmax(dim=2).cpu().numpy())
+        numeric = np.concatenate(numeric)
+        codes = (
+            np.concatenate(codes) if codes else np.zeros((len(numeric), 0), np.int64)
+        )
+        has_categorical = self.table_encoder_.categorical_mask.any()
+        return self.table_encoder_.inverse_transform(
+            numeric, codes, as_frame=has_categorical
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags

@@ -1,0 +1,160 @@
+"""PyTorch modules: input embedding, Gaussian encoder, decoder, projection head."""
+
+import math
+
+import torch
+from torch import nn
+
+
+def embedding_dim_for(cardinalities):
+    """Width of the categorical embeddings (fast.ai's rule of thumb, capped at 16).
+
+    One width for all columns lets a single lookup serve every column.
+    """
+    if len(cardinalities) == 0:
+        return 0
+    largest = max(int(c) for c in cardinalities)
+    return int(min(16, max(2, round(1.6 * largest**0.56))))
+
+
+def _mlp(sizes):
+    layers = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class InputLayer(nn.Module):
+    """Concatenate numeric values, missing indicators and category embeddings."""
+
+    def __init__(self, n_numeric, missing_indicator_index, cardinalities):
+        super().__init__()
+        self.n_numeric = n_numeric
+        self.register_buffer(
+            "missing_indicator_index",
+            torch.as_tensor(missing_indicator_index, dtype=torch.long),
+        )
+        self.n_categorical = len(cardinalities)
+        self.embedding_dim = embedding_dim_for(cardinalities)
+        if self.n_categorical:
+            offsets = torch.zeros(self.n_categorical, dtype=torch.long)
+            offsets[1:] = torch.cumsum(torch.as_tensor(cardinalities[:-1]), 0)
+            self.register_buffer("offsets", offsets)
+            self.embedding = nn.Embedding(int(sum(cardinalities)), self.embedding_dim)
+        self.n_outputs = (
+            n_numeric
+            + len(missing_indicator_index)
+            + self.n_categorical * self.embedding_dim
+        )
+
+    def forward(self, numeric, observed, categorical):
+        parts = [numeric]
+        if len(self.missing_indicator_index):
+            missing = ~observed[:, self.missing_indicator_index]
+            parts.append(missing.to(numeric.dtype))
+        if self.n_categorical:
+            embedded = self.embedding(categorical + self.offsets)
+            parts.append(embedded.flatten(1).to(numeric.dtype))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else numeric
+
+
+class GaussianEncoder(nn.Module):
+    """Map a row to the mean and log-variance of a diagonal Gaussian posterior."""
+
+    def __init__(self, input_layer, hidden_layer_sizes, n_components):
+        super().__init__()
+        self.input_layer = input_layer
+        sizes = [input_layer.n_outputs, *hidden_layer_sizes]
+        self.body = _mlp(sizes)
+        self.mean = nn.Linear(sizes[-1], n_components)
+        self.log_var = nn.Linear(sizes[-1], n_components)
+
+    def forward(self, numeric, observed, categorical):
+        hidden = self.body(self.input_layer(numeric, observed, categorical))
+        # Clamping keeps exp(log_var) finite in float32 early in training.
+        return self.mean(hidden), self.log_var(hidden).clamp(-12.0, 12.0)
+
+
+class Decoder(nn.Module):
+    """Map a latent code to numeric means and categorical logits.
+
+    Categorical logits are laid out as (batch, n_categorical, max_cardinality)
+    so one cross-entropy call covers every column; slots beyond a column's
+    cardinality, and the "missing" code, are masked to -inf.
+    """
+
+    def __init__(self, n_components, hidden_layer_sizes, n_numeric, cardinalities):
+        super().__init__()
+        sizes = [n_components, *reversed(hidden_layer_sizes)]
+        self.body = _mlp(sizes)
+        self.n_numeric = n_numeric
+        self.n_categorical = len(cardinalities)
+        self.max_cardinality = max((int(c) for c in cardinalities), default=0)
+        self.out = nn.Linear(
+            sizes[-1], n_numeric + self.n_categorical * self.max_cardinality
+        )
+        if self.n_categorical:
+            slots = torch.arange(self.max_cardinality)
+            invalid = slots[None, :] >= torch.as_tensor(cardinalities)[:, None]
+            invalid[:, 0] = True  # code 0 is "missing": never predicted
+            self.register_buffer("invalid_logits", invalid)
+
+    def forward(self, z):
+        out = self.out(self.body(z))
+        numeric = out[:, : self.n_numeric]
+        if not self.n_categorical:
+            return numeric, None
+        logits = out[:, self.n_numeric :].reshape(
+            -1, self.n_categorical, self.max_cardinality
+        )
+        logits = logits.masked_fill(self.invalid_logits, -math.inf)
+        return numeric, logits
+
+
+class ProjectionHead(nn.Module):
+    """Two-layer MLP on the latent mean; the contrastive loss is applied here."""
+
+    def __init__(self, n_components, projection_dim):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(n_components, projection_dim),
+            nn.ReLU(),
+            nn.Linear(projection_dim, projection_dim),
+        )
+
+    def forward(self, latent):
+        return self.net(latent)
+
+
+class ContrastiveVAE(nn.Module):
+    """The encoder with its optional decoder (VAE branch) and projection head.
+
+    A branch whose loss weight is 0 is not built at all, so it costs nothing.
+    """
+
+    def __init__(
+        self,
+        n_numeric,
+        missing_indicator_index,
+        cardinalities,
+        hidden_layer_sizes,
+        n_components,
+        projection_dim,
+        with_decoder,
+        with_projection,
+    ):
+        super().__init__()
+        cardinalities = [int(c) for c in cardinalities]
+        self.encoder = GaussianEncoder(
+            InputLayer(n_numeric, missing_indicator_index, cardinalities),
+            hidden_layer_sizes,
+            n_components,
+        )
+        self.decoder = (
+            Decoder(n_components, hidden_layer_sizes, n_numeric, cardinalities)
+            if with_decoder
+            else None
+        )
+        self.projection = (
+            ProjectionHead(n_components, projection_dim) if with_projection else None
+        )

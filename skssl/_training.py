@@ -1,0 +1,235 @@
+"""The training loop: device-resident data, index-drawn minibatches, AdamW.
+
+One host synchronisation per epoch (to read the epoch's losses); nothing per
+step. A non-finite loss stops training with a :class:`FloatingPointError`.
+"""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from . import losses
+from ._augment import corrupt
+from ._training_data import Batch, minibatch_indices
+
+LOSS_TERMS = ("loss", "contrastive", "reconstruction", "kl")
+
+
+@dataclass
+class TrainingConfig:
+    contrastive_weight: float
+    vae_weight: float
+    kl_weight: float
+    temperature: float
+    corruption_rate: float
+    noise_scale: float
+    optimizer: str
+    learning_rate: float
+    weight_decay: float
+    batch_size: int
+    max_epochs: int
+    early_stopping: bool
+    n_iter_no_change: int
+    tol: float
+    verbose: int
+
+
+@dataclass
+class History:
+    loss: list = field(default_factory=list)
+    contrastive: list = field(default_factory=list)
+    reconstruction: list = field(default_factory=list)
+    kl: list = field(default_factory=list)
+    validation: list = field(default_factory=list)
+    best_epoch: int = None
+    converged: bool = False
+    seconds: float = 0.0
+
+
+def make_optimizer(name, parameters, learning_rate, weight_decay):
+    if name == "adamw":
+        return torch.optim.AdamW(
+            parameters, lr=learning_rate, weight_decay=weight_decay
+        )
+    if name == "adam":
+        # Adam with weight decay as an L2 penalty: the coupling AdamW removes.
+        return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(
+            parameters, lr=learning_rate, momentum=0.9, weight_decay=weight_decay
+        )
+    raise ValueError(f"Unknown optimizer {name!r}.")
+
+
+def _concat(batches):
+    return Batch(
+        numeric=torch.cat([b.numeric for b in batches]),
+        observed=torch.cat([b.observed for b in batches]),
+        categorical=torch.cat([b.categorical for b in batches]),
+    )
+
+
+def batch_losses(model, batch, pool, config, generator):
+    """Loss terms for one minibatch.
+
+    Returns a tensor ``[total, contrastive, reconstruction, kl]`` where the
+    reconstruction and KL entries are per-sample means (nats). Branches whose
+    weight is 0 are skipped entirely and report 0.
+    """
+    device = batch.numeric.device
+    zero = torch.zeros((), device=device, dtype=batch.numeric.dtype)
+    contrastive = reconstruction = kl = zero
+    total = zero
+    n = batch.n_samples
+
+    # The two views and the clean rows go through the encoder in one call:
+    # one large matrix product is faster than three small ones.
+    inputs = []
+    if config.contrastive_weight > 0:
+        inputs += [
+            corrupt(batch, pool, config.corruption_rate, config.noise_scale, generator),
+            corrupt(batch, pool, config.corruption_rate, config.noise_scale, generator),
+        ]
+    if config.vae_weight > 0:
+        inputs.append(batch)
+    stacked = _concat(inputs) if len(inputs) > 1 else inputs[0]
+    mean, log_var = model.encoder(
+        stacked.numeric, stacked.observed, stacked.categorical
+    )
+
+    if config.contrastive_weight > 0:
+        projected = model.projection(mean[: 2 * n])
+        contrastive = losses.info_nce(
+            projected[:n], projected[n : 2 * n], config.temperature
+        )
+        total = total + config.contrastive_weight * contrastive
+    if config.vae_weight > 0:
+        mean, log_var = mean[-n:], log_var[-n:]
+        noise = torch.randn(
+            mean.shape, generator=generator, device=device, dtype=mean.dtype
+        )
+        z = mean + (0.5 * log_var).exp() * noise
+        numeric_mean, logits = model.decoder(z)
+        per_sample = losses.gaussian_nll(numeric_mean, batch.numeric, batch.observed)
+        if logits is not None:
+            per_sample = per_sample + losses.categorical_nll(logits, batch.categorical)
+        reconstruction = per_sample.mean()
+        kl = losses.gaussian_kl(mean, log_var).mean()
+        # Normalised per input column so that vae_weight means the same thing
+        # on narrow and wide tables.
+        n_columns = batch.numeric.shape[1] + batch.categorical.shape[1]
+        vae = (reconstruction + config.kl_weight * kl) / n_columns
+        total = total + config.vae_weight * vae
+    return torch.stack([total, contrastive, reconstruction, kl])
+
+
+def _epoch(model, data, config, generator, optimizer):
+    sums = torch.zeros(len(LOSS_TERMS), device=data.numeric.device)
+    for index in minibatch_indices(
+        data.n_samples, config.batch_size, generator, data.numeric.device
+    ):
+        terms = batch_losses(model, data.rows(index), data, config, generator)
+        optimizer.zero_grad(set_to_none=True)
+        terms[0].backward()
+        optimizer.step()
+        sums += terms.detach() * len(index)
+    return sums / data.n_samples
+
+
+@torch.no_grad()
+def validation_loss(model, data, pool, config, seed):
+    """Total loss on held-out rows with a fixed augmentation seed.
+
+    Reusing the seed every epoch makes epochs comparable: the only thing that
+    changes is the model.
+    """
+    generator = torch.Generator(device=data.numeric.device).manual_seed(seed)
+    sums = torch.zeros((), device=data.numeric.device)
+    for index in torch.arange(data.n_samples, device=data.numeric.device).split(
+        max(config.batch_size, 2)
+    ):
+        sums += batch_losses(model, data.rows(index), pool, config, generator)[0] * len(
+            index
+        )
+    return sums / data.n_samples
+
+
+def train(model, train_data, validation_data, config, generator, validation_seed):
+    """Fit ``model`` in place and return its :class:`History`.
+
+    With ``validation_data`` (early stopping), the weights of the epoch with
+    the best validation loss are restored at the end.
+    """
+    start = time.perf_counter()
+    history = History()
+    optimizer = make_optimizer(
+        config.optimizer, model.parameters(), config.learning_rate, config.weight_decay
+    )
+    best, best_state, epochs_without_improvement = float("inf"), None, 0
+    for epoch in range(config.max_epochs):
+        model.train()
+        epoch_terms = _epoch(model, train_data, config, generator, optimizer)
+        values = epoch_terms.tolist()  # the one host synchronisation per epoch
+        if not all(map(_finite, values)):
+            raise FloatingPointError(
+                f"Training diverged at epoch {epoch + 1}: the loss became "
+                f"{values[0]} (terms {dict(zip(LOSS_TERMS, values))}). Lower "
+                "learning_rate, raise temperature, or check the input for extreme "
+                "values."
+            )
+        for name, value in zip(LOSS_TERMS, values):
+            getattr(history, name).append(value)
+        monitored = values[0]
+        if validation_data is not None:
+            model.eval()
+            monitored = validation_loss(
+                model, validation_data, train_data, config, validation_seed
+            ).item()
+            if not _finite(monitored):
+                raise FloatingPointError(
+                    f"Validation loss became {monitored} at epoch {epoch + 1}."
+                )
+            history.validation.append(monitored)
+        if config.verbose:
+            message = f"Epoch {epoch + 1}, loss = {values[0]:.6f}"
+            if validation_data is not None:
+                message += f", validation loss = {monitored:.6f}"
+            print(message)
+
+        if monitored < best - config.tol:
+            epochs_without_improvement = 0
+        else:
+            epochs_without_improvement += 1
+        if monitored < best:
+            best = monitored
+            history.best_epoch = epoch + 1
+            if validation_data is not None:
+                best_state = {
+                    k: v.detach().clone() for k, v in model.state_dict().items()
+                }
+        if epochs_without_improvement >= config.n_iter_no_change:
+            history.converged = True
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    if not history.converged:
+        warnings.warn(
+            f"Training stopped at max_epochs={config.max_epochs} before the "
+            f"{'validation' if validation_data is not None else 'training'} loss "
+            f"stopped improving by tol={config.tol} for "
+            f"{config.n_iter_no_change} consecutive epochs. Consider raising "
+            "max_epochs.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def _finite(value):
+    return value == value and abs(value) != float("inf")
