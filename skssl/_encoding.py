@@ -14,6 +14,7 @@ Bounding the vocabulary keeps ID-like columns with thousands of levels from
 blowing up the embedding tables and the reconstruction head.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,7 +185,9 @@ class TabularEncoder:
                 for j in self.numeric_index_
             ]
         )[:, 1:]
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            # All-missing columns warn "mean of empty slice"; handled below.
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(numeric, axis=0) if numeric.shape[1] else np.zeros(0)
             scale = np.nanstd(numeric, axis=0) if numeric.shape[1] else np.zeros(0)
         # All-missing columns have no statistics; constant ones no spread.
@@ -227,9 +230,7 @@ class TabularEncoder:
             zip(self.categorical_index_, self.categories_)
         ):
             labels = pd.Series(_column_as_labels(columns[j]), dtype=object)
-            codes = pd.Categorical(
-                labels, categories=pd.Index(categories, dtype=object)
-            ).codes
+            codes = pd.Index(categories, dtype=object).get_indexer(labels)
             codes = np.where(
                 codes >= 0, codes.astype(np.int64) + N_RESERVED_CODES, RARE_CODE
             )
