@@ -1,0 +1,129 @@
+"""SCARF corruption, minibatching and the table encoding, tested directly."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from skssl._augment import corrupt, n_corrupted_columns
+from skssl._encoding import (
+    MISSING_CODE,
+    RARE_CODE,
+    TabularEncoder,
+    resolve_categorical_mask,
+)
+from skssl._training_data import Batch, minibatch_indices
+
+
+def _batch(n_rows, n_numeric, n_categorical, offset):
+    numeric = torch.arange(n_rows * n_numeric, dtype=torch.float32).reshape(
+        n_rows, n_numeric
+    )
+    categorical = torch.arange(n_rows * n_categorical).reshape(n_rows, n_categorical)
+    return Batch(
+        numeric=numeric + offset,
+        observed=torch.ones(n_rows, n_numeric, dtype=torch.bool),
+        categorical=categorical + int(offset),
+    )
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.3, 0.5, 0.9, 1.0])
+def test_scarf_replaces_exactly_floor_rate_times_columns(rate):
+    batch = _batch(64, 6, 4, offset=0)
+    pool = _batch(50, 6, 4, offset=10_000)  # values disjoint from the batch's
+    generator = torch.Generator().manual_seed(0)
+    view = corrupt(batch, pool, rate, noise_scale=0.0, generator=generator)
+    replaced = torch.cat(
+        [view.numeric != batch.numeric, view.categorical != batch.categorical], dim=1
+    )
+    expected = n_corrupted_columns(rate, 10)
+    assert expected == int(np.floor(rate * 10 + 1e-9))
+    assert (replaced.sum(dim=1) == expected).all()
+    # Replacements come from the same column of some pool row (the marginal).
+    for j in range(6):
+        donors = view.numeric[replaced[:, j], j]
+        assert torch.isin(donors, pool.numeric[:, j]).all()
+    for j in range(4):
+        donors = view.categorical[replaced[:, 6 + j], j]
+        assert torch.isin(donors, pool.categorical[:, j]).all()
+
+
+def test_scarf_columns_are_uniformly_chosen():
+    batch = _batch(4000, 5, 0, offset=0)
+    pool = _batch(100, 5, 0, offset=10_000)
+    view = corrupt(batch, pool, 0.4, 0.0, torch.Generator().manual_seed(1))
+    frequency = (view.numeric != batch.numeric).float().mean(dim=0)
+    np.testing.assert_allclose(frequency.numpy(), 0.4, atol=0.03)
+
+
+def test_zero_corruption_rate_switches_augmentation_off():
+    batch = _batch(8, 3, 2, offset=0)
+    view = corrupt(batch, batch, 0.0, noise_scale=1.0, generator=torch.Generator())
+    assert view is batch
+
+
+def test_noise_only_on_observed_numeric_entries():
+    batch = _batch(200, 3, 0, offset=0)
+    batch.observed[:, 1] = False
+    view = corrupt(batch, batch, 0.01, noise_scale=0.5, generator=torch.Generator())
+    difference = view.numeric - batch.numeric
+    assert (difference[:, 1] == 0).all()
+    assert 0.3 < difference[:, 0].std() < 0.7
+
+
+def test_minibatches_cover_every_row_once_without_tiny_batches():
+    parts = minibatch_indices(1030, 256, torch.Generator().manual_seed(0), "cpu")
+    assert len(parts) == 4
+    assert sorted(torch.cat(parts).tolist()) == list(range(1030))
+    assert min(len(p) for p in parts) >= 256
+
+
+def test_encoder_vocabulary_is_bounded_and_deterministic():
+    labels = ["a"] * 5 + ["b"] * 3 + ["c"] * 3 + ["d"]
+    frame = pd.DataFrame({"c": pd.Series(labels, dtype=object)})
+    encoder = TabularEncoder(np.array([True]), max_categories=2).fit(frame)
+    # Ties ("b" and "c") are broken by the label, not by row order.
+    assert encoder.categories_[0].tolist() == ["a", "b"]
+    shuffled = TabularEncoder(np.array([True]), max_categories=2).fit(frame[::-1])
+    assert shuffled.categories_[0].tolist() == ["a", "b"]
+    codes = encoder.transform(
+        pd.DataFrame({"c": pd.Series(["a", "c", None, "zzz"], dtype=object)})
+    ).categorical[:, 0]
+    assert codes.tolist() == [2, RARE_CODE, MISSING_CODE, RARE_CODE]
+
+
+def test_encoder_numeric_statistics_and_missing():
+    X = np.array([[1.0, 5.0], [3.0, np.nan], [5.0, 5.0]])
+    encoder = TabularEncoder(np.zeros(2, dtype=bool), 10).fit(X)
+    np.testing.assert_allclose(encoder.mean_, [3.0, 5.0])
+    # A constant column keeps scale 1 instead of dividing by zero.
+    np.testing.assert_allclose(encoder.scale_, [np.std([1, 3, 5]), 1.0])
+    encoded = encoder.transform(X)
+    assert encoded.observed.tolist() == [[True, True], [True, False], [True, True]]
+    assert encoded.numeric[1, 1] == 0.0
+    assert encoder.missing_indicator_index_.tolist() == [1]
+
+
+def test_categorical_mask_resolution():
+    frame = pd.DataFrame(
+        {"n": [1.0], "c": pd.Categorical(["x"]), "o": ["y"], "b": [True]}
+    )
+    names = np.array(frame.columns, dtype=object)
+    auto = resolve_categorical_mask(frame, "auto", 4, names)
+    assert auto.tolist() == [False, True, True, True]
+    assert resolve_categorical_mask(frame, ["n"], 4, names).tolist() == [
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert resolve_categorical_mask(np.ones((1, 3)), [0, 2], 3, None).tolist() == [
+        True,
+        False,
+        True,
+    ]
+    assert not resolve_categorical_mask(np.ones((1, 3)), "auto", 3, None).any()
+    with pytest.raises(ValueError, match="out of range"):
+        resolve_categorical_mask(np.ones((1, 3)), [5], 3, None)
+    with pytest.raises(ValueError, match="shape"):
+        resolve_categorical_mask(np.ones((1, 3)), [True, False], 3, None)
