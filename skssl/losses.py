@@ -81,3 +81,392 @@ def gaussian_kl(mean, log_var):
     Tensor of shape (B,)
     """
     return 0.5 * (mean.square() + log_var.exp() - 1.0 - log_var).sum(dim=1)
+
+
+# ---------------------------------------------------------------------------
+# Variants of the contrastive loss.
+#
+# They share ``info_nce``'s conventions: ``z1`` and ``z2`` are the projections
+# of the two views, of shape (B, d), unnormalised (they are L2-normalised here);
+# similarities are cosine similarities divided by ``temperature``; each of the
+# ``2B`` embeddings is an anchor whose positive is its twin in the other view and
+# whose candidates are the other ``2B - 1`` embeddings of the batch (the positive
+# and ``2B - 2`` negatives); the result is a scalar, symmetric in the two views.
+# ---------------------------------------------------------------------------
+
+
+def _contrastive_logits(z1, z2, temperature):
+    """Logits of the ``2B`` anchors against all embeddings, as in ``info_nce``.
+
+    Returns
+    -------
+    logits : Tensor of shape (2B, 2B)
+        ``cos(z_i, z_j) / temperature``, with the diagonal (an anchor against
+        itself, never a candidate) set to ``-inf``.
+    positives : LongTensor of shape (2B,)
+        Column of each anchor's positive (its twin in the other view).
+    self_mask : BoolTensor of shape (2B, 2B)
+        The diagonal.
+    z : Tensor of shape (2B, d)
+        The normalised embeddings, ``z1`` rows first.
+    """
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)
+    logits = (z @ z.T) / temperature
+    self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(self_mask, -math.inf)
+    positives = torch.cat(
+        [torch.arange(n, 2 * n, device=z.device), torch.arange(0, n, device=z.device)]
+    )
+    return logits, positives, self_mask, z
+
+
+def balanced_info_nce(z1, z2, temperature, attraction_weight=1.0, repulsion_weight=1.0):
+    """InfoNCE with separately weighted attracting and repelling terms.
+
+    "Understanding Self-supervised Contrastive Learning through Supervised
+    Objectives" (B. Lee, TMLR 2025, arXiv:2510.10572) derives an InfoNCE-like
+    loss from a prototype-based supervised objective, in which the other view
+    stands in for the (unknown) class prototype of the anchor; the gap between
+    the two is the prototype representation bias. The paper's balanced
+    contrastive loss weights the attracting (positive-pair) and repelling
+    (negative-pair) interactions separately. We implement that balancing as
+    separate weights on the two terms of InfoNCE (our parameterisation; the
+    paper uses its own symbols, and both reduce to InfoNCE at neutral
+    weights):
+
+    ``InfoNCE_i = -s_ii+ + logsumexp_{j != i} s_ij``,
+
+    where ``s_ij = cos(z_i, z_j) / temperature`` and ``i+`` is the twin of
+    ``i``; the log-sum-exp runs over the same candidate set as ``info_nce``
+    (the positive included). The balanced loss is
+
+    ``loss_i = -attraction_weight * s_ii+
+    + repulsion_weight * logsumexp_{j != i} s_ij``,
+
+    averaged over the ``2B`` anchors. The first term only pulls the positive
+    pair together; the second pushes the anchor away from all candidates in
+    proportion to their softmax weight (the positive receives part of that
+    push, as in InfoNCE). ``attraction_weight = repulsion_weight = 1`` is
+    exactly ``info_nce``; ``attraction_weight > repulsion_weight`` strengthens
+    alignment, ``attraction_weight < repulsion_weight`` strengthens uniformity.
+    For non-negative weights the loss is bounded below by
+    ``-|attraction_weight - repulsion_weight| / temperature``, since
+    ``logsumexp_{j != i} s_ij >= s_ii+``.
+
+    Parameters
+    ----------
+    z1, z2 : Tensor of shape (B, d)
+        Projections of the two views (unnormalised).
+    temperature : float
+    attraction_weight : float, default=1.0
+        Weight of the positive-pair (attracting) term.
+    repulsion_weight : float, default=1.0
+        Weight of the log-partition (repelling) term.
+
+    Returns
+    -------
+    loss : scalar Tensor
+    """
+    logits, positives, _, _ = _contrastive_logits(z1, z2, temperature)
+    positive_logits = logits.gather(1, positives[:, None]).squeeze(1)
+    log_partition = torch.logsumexp(logits, dim=1)
+    per_anchor = -attraction_weight * positive_logits + repulsion_weight * log_partition
+    return per_anchor.mean()
+
+
+def _log_mean_exp(x):
+    """``log(mean(exp(x)))`` over all entries, accurate also when ``x`` is tiny.
+
+    Written as ``m + log1p(mean(expm1(x - m)))`` with ``m = max(x)``: no
+    overflow at large ``x``, and no cancellation when all ``|x|`` are small (the
+    case ``(alpha - 1) * s`` with ``alpha`` close to 1).
+    """
+    m = x.detach().max()
+    return m + torch.log1p(torch.expm1(x - m).mean())
+
+
+def renyi_contrastive(z1, z2, temperature, alpha=2.0, gamma=None, per_anchor=False):
+    """RényiCL loss: variational bound of a skew Rényi divergence.
+
+    "RényiCL: Contrastive Representation Learning with Skew Rényi Divergence"
+    (K. Lee and J. Shin, NeurIPS 2022, arXiv:2208.06270). The critic is
+    ``f = s_ij = cos(z_i, z_j) / temperature``. ``P`` is the distribution of
+    positive pairs (an anchor and its twin), ``Q`` that of negative pairs (an
+    anchor and any embedding other than itself and its twin), and
+    ``Q_gamma = gamma * P + (1 - gamma) * Q`` is the skewed reference. The
+    Rényi divergence of order ``alpha`` has the variational lower bound
+
+    ``R_alpha(P || Q_gamma) >= alpha / (alpha - 1) * log E_P[e^((alpha - 1) f)]
+    - log E_{Q_gamma}[e^(alpha f)]``,
+
+    and the loss is minus this bound divided by ``alpha``:
+
+    ``loss = -1 / (alpha - 1) * log mean_i exp((alpha - 1) s_ii+)
+    + 1 / alpha * log(gamma * mean_i exp(alpha s_ii+)
+    + (1 - gamma) * mean_{i, j neg} exp(alpha s_ij))``,
+
+    where means run over the ``2B`` positive pairs and the ``2B (2B - 2)``
+    negative pairs of the batch. Its gradient has the form of the official
+    implementation's surrogate loss (there, with a momentum encoder and
+    cross-view negatives only): positives are weighted by
+    ``softmax((alpha - 1) s+)`` (easy positives count more when ``alpha > 1``)
+    and negatives by ``softmax(alpha s-)`` (hard-negative weighting).
+    Skewing (``gamma > 0``) bounds the density ratio ``dP/dQ_gamma`` by
+    ``1 / gamma``, which is what keeps the estimator's variance, and
+    training, stable for ``alpha > 1``.
+
+    Notation: here ``alpha`` is the order and ``gamma`` the skew; the
+    official code (github.com/kyungmnlee/RenyiCL) names them the other way
+    round (order ``gamma``, default 2; skew ``alpha``, default ``2**-16``).
+
+    Limits. As ``alpha -> 1`` the first term tends to ``-mean_i s_ii+`` and the
+    loss to the Donsker-Varadhan bound of the skew KL divergence,
+    ``-mean_i s_ii+ + log(gamma mean e^{s+} + (1 - gamma) mean e^{s-})``
+    (``alpha == 1`` is evaluated in closed form). With ``per_anchor=True``
+    each anchor is its own batch (one positive, its ``2B - 2`` negatives):
+
+    ``loss_i = -s_ii+ + 1 / alpha * log(gamma exp(alpha s_ii+)
+    + (1 - gamma) mean_{j neg} exp(alpha s_ij))``,
+
+    and at ``alpha = 1``, ``gamma = 1 / (2B - 1)`` this is exactly
+    ``info_nce - log(2B - 1)``: InfoNCE is the per-anchor skew-KL special
+    case. With the default batch-level estimate and the same ``alpha`` and
+    ``gamma`` the loss is the "pooled" InfoNCE (log outside the mean over
+    anchors) minus ``log(2B - 1)``, which is ``>= info_nce - log(2B - 1)``
+    by Jensen's inequality, with equality when all anchors have the same
+    partition function.
+
+    The value is a negated divergence bound, not a cross-entropy: it may be
+    negative.
+
+    Parameters
+    ----------
+    z1, z2 : Tensor of shape (B, d)
+        Projections of the two views (unnormalised); ``B >= 2``.
+    temperature : float
+    alpha : float, default=2.0
+        Order of the Rényi divergence, ``> 0`` (the official default is 2).
+    gamma : float in [0, 1], default=None
+        Skew. ``None`` means ``1 / (2B - 1)``: the weight the positive has
+        among an anchor's ``2B - 1`` candidates, as in InfoNCE.
+    per_anchor : bool, default=False
+        False: the batch-level estimate of the paper and its official code.
+        True: the per-anchor (conditional) estimate described above.
+
+    Returns
+    -------
+    loss : scalar Tensor
+    """
+    n = z1.shape[0]
+    if n < 2:
+        raise ValueError("renyi_contrastive needs at least 2 samples per view.")
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0, got {alpha!r}.")
+    if gamma is None:
+        gamma = 1.0 / (2 * n - 1)
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma!r}.")
+    log_gamma = math.log(gamma) if gamma > 0 else -math.inf
+    log_one_minus_gamma = math.log1p(-gamma) if gamma < 1 else -math.inf
+
+    logits, positives, self_mask, _ = _contrastive_logits(z1, z2, temperature)
+    positive_logits = logits.gather(1, positives[:, None]).squeeze(1)
+    negative_mask = self_mask.clone()
+    negative_mask[torch.arange(2 * n, device=logits.device), positives] = True
+    negative_logits = logits.masked_fill(negative_mask, -math.inf)
+    n_negatives = 2 * n - 2
+
+    if per_anchor:
+        attraction = positive_logits
+        log_mean_negative = torch.logsumexp(alpha * negative_logits, dim=1) - math.log(
+            n_negatives
+        )
+        mixture = torch.stack(
+            [
+                alpha * positive_logits + log_gamma,
+                log_mean_negative + log_one_minus_gamma,
+            ]
+        )
+        repulsion = torch.logsumexp(mixture, dim=0) / alpha
+        return (repulsion - attraction).mean()
+
+    if alpha == 1:
+        attraction = positive_logits.mean()
+    else:
+        attraction = _log_mean_exp((alpha - 1) * positive_logits) / (alpha - 1)
+    negatives = negative_logits[~negative_mask]
+    mixture = torch.stack(
+        [
+            _log_mean_exp(alpha * positive_logits) + log_gamma,
+            _log_mean_exp(alpha * negatives) + log_one_minus_gamma,
+        ]
+    )
+    repulsion = torch.logsumexp(mixture, dim=0) / alpha
+    return repulsion - attraction
+
+
+def self_labeling_info_nce(
+    z1, z2, temperature, refinement=0.5, target_temperature=None
+):
+    """InfoNCE against self-labelling-refined soft labels (SLR).
+
+    Self-labelling refinery of "A Theory-Driven Self-Labeling Refinement Method
+    for Contrastive Representation Learning" (P. Zhou, C. Xiong, X.-T. Yuan and
+    S. Hoi, NeurIPS 2021, arXiv:2106.14749). The one-hot instance label of
+    InfoNCE is wrong whenever a "negative" is semantically close to the anchor.
+    SLR estimates the anchor's similarity to its candidates through its
+    positive (another view of the same sample) and mixes that estimate into
+    the label:
+
+    ``target_i = (1 - beta) * onehot(i+) + beta * softmax_j(s'_{i+ j})``,
+
+    ``s'_{i+ j} = cos(z_{i+}, z_j) / target_temperature`` over anchor ``i``'s
+    candidates ``j != i`` (the positive included, where ``s'_{i+ i+}`` is the
+    largest similarity), computed without gradient. The loss is the
+    cross-entropy of the anchor's softmax over its candidates,
+    ``softmax_j(s_ij)``, against that target, averaged over the ``2B``
+    anchors. ``refinement = 0`` is exactly ``info_nce``.
+
+    Parameters
+    ----------
+    z1, z2 : Tensor of shape (B, d)
+        Projections of the two views (unnormalised).
+    temperature : float
+    refinement : float in [0, 1], default=0.5
+        ``beta``, the weight of the estimated similarities in the target.
+    target_temperature : float, default=None
+        Temperature of the estimated similarities; ``None`` uses
+        ``temperature``.
+
+    Returns
+    -------
+    loss : scalar Tensor
+    """
+    if not 0.0 <= refinement <= 1.0:
+        raise ValueError(f"refinement must be in [0, 1], got {refinement!r}.")
+    if target_temperature is None:
+        target_temperature = temperature
+    logits, positives, self_mask, z = _contrastive_logits(z1, z2, temperature)
+    with torch.no_grad():
+        one_hot = F.one_hot(positives, num_classes=logits.shape[1]).to(logits.dtype)
+        # Row i: the positive of anchor i against anchor i's candidates.
+        estimated = (z[positives] @ z.T) / target_temperature
+        estimated = estimated.masked_fill(self_mask, -math.inf).softmax(dim=1)
+        targets = (1.0 - refinement) * one_hot + refinement * estimated
+    log_probs = logits.log_softmax(dim=1).masked_fill(self_mask, 0.0)
+    return -(targets * log_probs).sum(dim=1).mean()
+
+
+def momentum_mixup(q_inputs, k_inputs, theta, generator=None):
+    """Mix each query input with the positive (key) input of another sample.
+
+    Momentum mixup (MM) of Zhou et al., NeurIPS 2021 (arXiv:2106.14749):
+    the virtual query
+
+    ``x~_i = theta_i * q_i + (1 - theta_i) * k_{perm(i)}``
+
+    keeps a large share of its own sample, so it stays similar to its own
+    positive ``k_i`` and also becomes similar to ``k_{perm(i)}``; its label is
+    ``theta_i * onehot(i) + (1 - theta_i) * onehot(perm(i))``
+    (:func:`mixup_targets`). Train with :func:`soft_target_info_nce` of the
+    encoded virtual queries against the encoded keys.
+
+    Parameters
+    ----------
+    q_inputs, k_inputs : float Tensor of shape (B, ...)
+        Encoder inputs of the query view and of the key (positive) view; row
+        ``i`` of both come from sample ``i``.
+    theta : float or Tensor of shape (B,)
+        Share of the query, in [0, 1]. Large values (e.g. ``max(l, 1 - l)``
+        with ``l ~ Beta(k, k)``) keep the query dominant.
+    generator : torch.Generator, optional
+        Draws the permutation (on the generator's device).
+
+    Returns
+    -------
+    mixed : Tensor, same shape as ``q_inputs``
+    perm : LongTensor of shape (B,)
+        ``perm[i]`` is the sample whose key was mixed into query ``i``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x1, x2 = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    >>> mixed, perm = momentum_mixup(x1, x2, 0.75, generator=g)
+    >>> targets = mixup_targets(0.75, perm)
+    >>> mixed.shape, targets.shape, targets.sum(dim=1).tolist()
+    (torch.Size([4, 3]), torch.Size([4, 4]), [1.0, 1.0, 1.0, 1.0])
+    >>> loss = soft_target_info_nce(mixed, x2, targets, temperature=0.5)
+    """
+    n = q_inputs.shape[0]
+    if k_inputs.shape != q_inputs.shape:
+        raise ValueError(
+            f"q_inputs and k_inputs must have the same shape, got "
+            f"{tuple(q_inputs.shape)} and {tuple(k_inputs.shape)}."
+        )
+    theta = torch.as_tensor(theta, dtype=q_inputs.dtype, device=q_inputs.device)
+    if theta.dim() not in (0, 1) or (theta.dim() == 1 and theta.shape[0] != n):
+        raise ValueError(f"theta must be a scalar or of shape ({n},).")
+    if bool(((theta < 0) | (theta > 1)).any()):
+        raise ValueError("theta must be in [0, 1].")
+    device = generator.device if generator is not None else q_inputs.device
+    perm = torch.randperm(n, generator=generator, device=device).to(q_inputs.device)
+    if theta.dim() == 1:
+        theta = theta.reshape((n,) + (1,) * (q_inputs.dim() - 1))
+    mixed = theta * q_inputs + (1.0 - theta) * k_inputs[perm]
+    return mixed, perm
+
+
+def mixup_targets(theta, perm):
+    """Soft labels of :func:`momentum_mixup`'s virtual queries.
+
+    Parameters
+    ----------
+    theta : float or Tensor of shape (B,)
+    perm : LongTensor of shape (B,)
+
+    Returns
+    -------
+    targets : Tensor of shape (B, B)
+        ``theta_i * onehot(i) + (1 - theta_i) * onehot(perm[i])``; each row
+        sums to 1 (a row with ``perm[i] == i`` is ``onehot(i)``).
+    """
+    n = perm.shape[0]
+    dtype = theta.dtype if torch.is_tensor(theta) else torch.get_default_dtype()
+    theta = torch.as_tensor(theta, dtype=dtype, device=perm.device)
+    theta = theta.reshape(-1, 1) if theta.dim() == 1 else theta
+    eye = torch.eye(n, dtype=dtype, device=perm.device)
+    return theta * eye + (1.0 - theta) * eye[perm]
+
+
+def soft_target_info_nce(queries, keys, targets, temperature):
+    """Cross-entropy of queries' softmax over keys against soft labels.
+
+    ``loss = mean_i -sum_j targets_ij * log softmax_j(cos(q_i, k_j) / t)``.
+    With ``targets = eye(B)`` it is the one-directional (query-to-key) InfoNCE
+    with the ``B`` keys of the batch as candidates. Used for momentum mixup
+    (arXiv:2106.14749) with :func:`mixup_targets`. Not symmetric: queries and
+    keys play different roles.
+
+    Parameters
+    ----------
+    queries : Tensor of shape (B, d)
+        Projections of the (virtual) queries (unnormalised).
+    keys : Tensor of shape (M, d)
+        Projections of the candidates (unnormalised); in MM the positive
+        view of each sample, usually detached (the paper's keys come from a
+        momentum encoder, without gradient).
+    targets : Tensor of shape (B, M)
+        Non-negative rows summing to 1.
+    temperature : float
+
+    Returns
+    -------
+    loss : scalar Tensor
+    """
+    queries = F.normalize(queries, dim=1)
+    keys = F.normalize(keys, dim=1)
+    log_probs = ((queries @ keys.T) / temperature).log_softmax(dim=1)
+    return -(targets.to(log_probs.dtype) * log_probs).sum(dim=1).mean()
