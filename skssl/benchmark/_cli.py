@@ -1,0 +1,408 @@
+"""The ``skssl-benchmark`` command line."""
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+
+from .._estimator import ContrastiveVAETransformer
+from ._data import (
+    CC18_SUITE_ID,
+    list_demo_datasets,
+    list_openml_suite,
+    read_manifest,
+    select_datasets,
+)
+from ._methods import METHODS, learning_rate_method, parse_learning_rate
+from ._plots import write_figures
+from ._protocol import HOLDOUT, OPENML, result_key
+from ._report import summary_text, write_summary
+from ._runner import BenchmarkConfig, pending_tasks, run_benchmark
+from ._store import ResultStore
+
+DEMO_METHODS = ["raw", "pca", "ssl", "ssl+raw", "hgb"]
+DEFAULT_SEEDS = [0, 1, 2]
+DEFAULT_OUTPUT = Path("benchmark_results")
+
+_DESCRIPTION = """\
+Benchmark ContrastiveVAETransformer features with a linear probe.
+
+Each dataset is split 80/20 (stratified) per seed; numeric features are
+z-scored (mean-imputed) and categorical ones one-hot encoded, learned on the
+training part only; the probe is a logistic regression whose C is chosen by
+3-fold cross-validation on the training part. The SSL transformer gets the raw
+table and its features are standardised before the probe.
+
+Finished rows of OUTPUT/results.csv are never recomputed: rerun the same
+command to resume an interrupted run.
+"""
+
+_METHODS_HELP = textwrap.fill(
+    f"methods: {', '.join(METHODS)}, and lr=<value> (the SSL model at that "
+    "learning rate, also made by --learning-rates).",
+    width=79,
+)
+_EPILOG = f"""\
+{_METHODS_HELP}
+
+examples:
+  skssl-benchmark demo
+  skssl-benchmark cc18 --n-jobs 4
+  skssl-benchmark cc18 --data-dir /path/to/cc18 --datasets wdbc credit_g
+  skssl-benchmark cc18 --methods ssl --learning-rates 0.001 0.002 0.003 0.005
+  skssl-benchmark demo --methods raw ssl --ssl-params '{{"max_epochs": 50}}'
+  skssl-benchmark report --output benchmark_results
+"""
+
+
+def _json_object(text):
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"a\": 1}'")
+    return value
+
+
+def build_parser():
+    """The argument parser of ``skssl-benchmark``.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--methods",
+        nargs="+",
+        metavar="METHOD",
+        help="methods to run (default: all registered methods for cc18; "
+        f"{' '.join(DEMO_METHODS)} for demo)",
+    )
+    common.add_argument(
+        "--learning-rates",
+        nargs="+",
+        type=float,
+        default=[],
+        metavar="LR",
+        help="also run the SSL model at these learning rates (methods lr=<LR>)",
+    )
+    common.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=DEFAULT_SEEDS,
+        metavar="SEED",
+        help="seeds of the repeated splits and models (default: 0 1 2); with "
+        "--openml-splits, the OpenML fold indices",
+    )
+    common.add_argument(
+        "--ssl-params",
+        type=_json_object,
+        default={},
+        metavar="JSON",
+        help="ContrastiveVAETransformer parameters for every SSL-based method, "
+        'e.g. \'{"max_epochs": 50, "device": "cpu"}\'',
+    )
+    common.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        help="parallel worker processes; each runs one dataset x method x seed "
+        "at a time (default: 1; -1: all cores)",
+    )
+    common.add_argument(
+        "--threads-per-job",
+        type=int,
+        default=1,
+        metavar="N",
+        help="threads (torch, BLAS, OpenMP) of each evaluation (default: 1; 0: "
+        "the libraries' defaults). Small models gain little from threads and "
+        "can slow down by orders of magnitude when cores are shared: "
+        "parallelise with --n-jobs instead",
+    )
+    common.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="results folder (default: ./benchmark_results)",
+    )
+    common.add_argument(
+        "--datasets",
+        nargs="+",
+        metavar="NAME_OR_ID",
+        help="run only these datasets (names or dataset ids)",
+    )
+    common.add_argument(
+        "--max-datasets",
+        type=int,
+        metavar="N",
+        help="run only the first N (selected) datasets",
+    )
+    common.add_argument(
+        "--no-progress", action="store_true", help="do not show a progress bar"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="skssl-benchmark",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    cc18 = commands.add_parser(
+        "cc18",
+        parents=[common],
+        help="the OpenML-CC18 suite (from OpenML, or a local copy)",
+        description="OpenML-CC18 (study 99) through the openml package and its "
+        "cache, or from a local parquet folder with --data-dir.",
+    )
+    cc18.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="read the datasets from DIR (parquet files + manifest.json) "
+        "instead of OpenML",
+    )
+    cc18.add_argument(
+        "--openml-splits",
+        action="store_true",
+        help="evaluate on the OpenML tasks' own 10-fold splits (fold = seed) "
+        "instead of stratified 80/20 splits",
+    )
+    commands.add_parser(
+        "demo",
+        parents=[common],
+        help="offline datasets shipped with scikit-learn (wdbc, digits, wine, iris)",
+        description="A few minutes on a laptop: wdbc (breast cancer), digits, "
+        "wine and iris from scikit-learn.",
+    )
+    report = commands.add_parser(
+        "report",
+        help="rewrite summary.md and the figures from all rows of results.csv",
+    )
+    report.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    return parser
+
+
+def _methods(args):
+    """Requested methods, learning rates included, each named once."""
+    methods = list(
+        args.methods or (DEMO_METHODS if args.command == "demo" else METHODS)
+    )
+    methods += [learning_rate_method(lr) for lr in args.learning_rates]
+    # "lr=0.0010" and "lr=1e-3" name the same method as "lr=0.001".
+    canonical = [
+        learning_rate_method(parse_learning_rate(method))
+        if parse_learning_rate(method) is not None
+        else method
+        for method in methods
+    ]
+    return list(dict.fromkeys(canonical))
+
+
+def _dataset_refs(args):
+    """The selected datasets and a line describing their source."""
+    if args.command == "demo":
+        refs, source = list_demo_datasets(), "scikit-learn demo datasets"
+    elif args.data_dir is not None:
+        refs = read_manifest(args.data_dir)
+        source = f"OpenML-CC18, local copy in {args.data_dir}"
+    else:
+        print("Reading the OpenML-CC18 suite (openml cache)...", file=sys.stderr)
+        try:
+            refs = list_openml_suite(CC18_SUITE_ID)
+        except Exception as exc:  # noqa: BLE001 - network, server or cache errors
+            raise RuntimeError(
+                f"Could not get OpenML-CC18 from OpenML ({type(exc).__name__}: "
+                f"{exc}). Without internet, use a local copy (--data-dir) or "
+                "`skssl-benchmark demo`."
+            ) from exc
+        source = f"OpenML-CC18 (OpenML study {CC18_SUITE_ID})"
+    return select_datasets(refs, args.datasets, args.max_datasets), source
+
+
+def _check_args(args, parser):
+    """Reject invalid combinations before any work (exits with status 2)."""
+    if args.max_datasets is not None and args.max_datasets < 1:
+        parser.error("--max-datasets must be at least 1")
+    if args.threads_per_job < 0:
+        parser.error("--threads-per-job must be non-negative")
+    if any(seed < 0 for seed in args.seeds):
+        parser.error("--seeds must be non-negative")
+    if any(lr <= 0 for lr in args.learning_rates):
+        parser.error("--learning-rates must be positive")
+    if getattr(args, "openml_splits", False) and args.data_dir is not None:
+        parser.error(
+            "--openml-splits needs the OpenML tasks, not a --data-dir copy "
+            "(whose rows may differ from OpenML's)"
+        )
+    if "random_state" in args.ssl_params:
+        parser.error("--ssl-params: random_state is set by --seeds")
+    known = set(ContrastiveVAETransformer().get_params())
+    unknown = sorted(set(args.ssl_params) - known)
+    if unknown:
+        parser.error(
+            f"--ssl-params: unknown ContrastiveVAETransformer parameter(s) "
+            f"{', '.join(unknown)}"
+        )
+
+
+def _report(store, results, curves, failures, description, wall_seconds):
+    """Write summary.md and the figures; print the summary tables."""
+    figures = write_figures(results, curves, store.output_dir) if len(results) else []
+    summary_path = store.output_dir / "summary.md"
+    write_summary(
+        summary_path,
+        results,
+        run_description=description,
+        wall_seconds=wall_seconds,
+        failures=failures,
+        figures=figures,
+    )
+    if len(results):
+        print(summary_text(results))
+    print()
+    print(f"Results: {store.results_path}")
+    print(f"Summary: {summary_path}")
+    if figures:
+        print(f"Figures: {', '.join(str(path) for path in figures)}")
+
+
+def _unresolved_failures(store, finished, selected):
+    """The last recorded failure of each selected key that has no result."""
+    latest = {}
+    for record in store.read_failures():
+        key = result_key(record)
+        if key not in finished and selected(key):
+            latest[key] = record
+    return list(latest.values())
+
+
+def _rewrite_report(args):
+    """The ``report`` command: summarise every row of the results folder."""
+    store = ResultStore(args.output)
+    results = store.read_results()
+    if results.empty:
+        print(f"No results in {store.results_path}.", file=sys.stderr)
+        return 1
+    finished = store.finished_keys()
+    failures = _unresolved_failures(store, finished, lambda key: True)
+    description = [f"All rows of {store.results_path}."]
+    _report(store, results, store.read_curves(), failures, description, 0.0)
+    return 0
+
+
+def main(argv=None):
+    """Run ``skssl-benchmark``.
+
+    Parameters
+    ----------
+    argv : list of str or None
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 when some evaluations failed, 2 on a usage error.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "report":
+        return _rewrite_report(args)
+    _check_args(args, parser)
+    try:
+        refs, source = _dataset_refs(args)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"skssl-benchmark: error: {exc}", file=sys.stderr)
+        return 2
+    if not refs:
+        print("skssl-benchmark: error: no datasets selected", file=sys.stderr)
+        return 2
+
+    split = OPENML if getattr(args, "openml_splits", False) else HOLDOUT
+    config = BenchmarkConfig(
+        datasets=refs,
+        methods=_methods(args),
+        seeds=list(dict.fromkeys(args.seeds)),
+        output_dir=args.output,
+        split=split,
+        ssl_params=args.ssl_params,
+        n_jobs=args.n_jobs,
+        progress=not args.no_progress,
+        threads_per_job=args.threads_per_job or None,
+    )
+    try:
+        store = ResultStore(config.output_dir)
+        n_todo = len(pending_tasks(config, store.finished_keys()))
+        print(
+            f"{len(refs)} datasets x {len(config.methods)} methods x "
+            f"{len(config.seeds)} seeds: {n_todo} evaluations to run, the "
+            f"others are in {config.output_dir}.",
+            file=sys.stderr,
+        )
+        stats = run_benchmark(config)
+    except ValueError as exc:
+        print(f"skssl-benchmark: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\nInterrupted. Finished evaluations are saved; rerun the same "
+            "command to resume.",
+            file=sys.stderr,
+        )
+        return 130
+
+    results, curves, failures = _rows_of_run(store, config)
+    split_text = (
+        "OpenML task folds (seed = fold index)"
+        if split == OPENML
+        else "stratified 80/20 holdout per seed"
+    )
+    description = [
+        f"Data: {source}; {len(refs)} datasets.",
+        f"Methods: {', '.join(config.methods)}.",
+        f"Seeds: {' '.join(map(str, config.seeds))}; split: {split_text}.",
+        f"SSL parameters given: {json.dumps(config.ssl_params)} (estimator "
+        "defaults otherwise; all of them are in run_config.json).",
+        f"This run: {stats.n_computed} evaluations computed, {stats.n_skipped} "
+        f"reused, {len(stats.failures)} failed.",
+    ]
+    _report(store, results, curves, failures, description, stats.wall_seconds)
+    if failures:
+        print(
+            f"{len(failures)} evaluation(s) failed; see "
+            f"{store.failures_path}. Rerun to retry them.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _rows_of_run(store, config):
+    """Stored results, curves and open failures of ``config``'s selection.
+
+    The folder may hold rows of other datasets, methods, seeds or splits
+    from earlier runs; the report covers what this command asked for.
+    """
+    dataset_ids = {ref.dataset_id for ref in config.datasets}
+
+    def selected(key):
+        dataset_id, method, seed, split = key
+        return (
+            dataset_id in dataset_ids
+            and method in config.methods
+            and seed in config.seeds
+            and split == config.split
+        )
+
+    results = store.read_results()
+    keep = [selected(result_key(row)) for row in results.to_dict("records")]
+    results = results[pd.Series(keep, index=results.index, dtype=bool)]
+    curves = [record for record in store.read_curves() if selected(result_key(record))]
+    failures = _unresolved_failures(store, store.finished_keys(), selected)
+    return results, curves, failures

@@ -1,0 +1,415 @@
+"""The compared methods: a registry of name -> factory of a classifier pipeline.
+
+Every factory takes a :class:`MethodContext` and returns an unfitted
+scikit-learn classifier that accepts the raw DataFrame of a
+:class:`~skssl.benchmark._data.Dataset`. Representation methods end in the
+same linear probe (:func:`make_probe`), so their accuracies compare the
+features, not the classifiers.
+
+Adding a method is one line in :data:`METHODS` (here, in this module, so that
+parallel worker processes know it too), e.g. a contrastive-loss variant::
+
+    "loss=balanced": ssl_probe(contrastive_loss="balanced"),
+"""
+
+import inspect
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from .._estimator import ContrastiveVAETransformer
+
+# Regularisation strengths the probe chooses from by inner cross-validation.
+PROBE_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+PROBE_CV = 3
+PROBE_MAX_ITER = 2000
+# Most frequent categories one-hot encoded per column (the rest share one
+# "infrequent" column); the same bound as the SSL transformer's default.
+MAX_ONE_HOT_CATEGORIES = 64
+# HistGradientBoosting handles at most max_bins=255 categories per feature.
+MAX_HGB_CATEGORIES = 255
+
+_LEARNING_RATE_METHOD = re.compile(r"^lr=(?P<value>.+)$")
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What a method factory needs to know about a run.
+
+    Attributes
+    ----------
+    numeric_columns : list of str
+    categorical_columns : list of str
+    seed : int
+        Seeds every randomised estimator.
+    ssl_params : dict
+        Estimator parameters given on the command line, applied to every
+        SSL-based method (method-specific settings take precedence).
+    """
+
+    numeric_columns: list
+    categorical_columns: list
+    seed: int = 0
+    ssl_params: dict = field(default_factory=dict)
+
+
+def make_raw_encoder(numeric_columns, categorical_columns):
+    """Encoding of raw features for linear models, learned on training rows.
+
+    Numeric columns: mean imputation then z-scoring. Categorical columns:
+    one-hot encoding of at most :data:`MAX_ONE_HOT_CATEGORIES` levels
+    (missing values are a level of their own); categories unseen in training
+    encode as all zeros.
+
+    Parameters
+    ----------
+    numeric_columns, categorical_columns : list of str
+
+    Returns
+    -------
+    encoder : ColumnTransformer
+        Dense output.
+    """
+    numeric = Pipeline(
+        [("impute", SimpleImputer(strategy="mean")), ("scale", StandardScaler())]
+    )
+    categorical = OneHotEncoder(
+        handle_unknown="ignore",
+        max_categories=MAX_ONE_HOT_CATEGORIES,
+        sparse_output=False,
+    )
+    return ColumnTransformer(
+        [
+            ("numeric", numeric, list(numeric_columns)),
+            ("categorical", categorical, list(categorical_columns)),
+        ],
+        sparse_threshold=0.0,
+    )
+
+
+def make_probe():
+    """The linear probe: logistic regression with C tuned on training rows.
+
+    ``C`` is chosen among :data:`PROBE_CS` by stratified 3-fold
+    cross-validation (accuracy) on the data passed to ``fit`` only, then the
+    model is refitted on all of it.
+
+    Returns
+    -------
+    probe : LogisticRegressionCV
+    """
+    options = {}
+    parameters = inspect.signature(LogisticRegressionCV).parameters
+    # Pin the L2 penalty and new-style attributes where scikit-learn >= 1.8
+    # deprecates the defaults, without breaking older versions.
+    if "l1_ratios" in parameters and parameters["l1_ratios"].default == "warn":
+        options["l1_ratios"] = (0.0,)
+    if "use_legacy_attributes" in parameters:
+        options["use_legacy_attributes"] = False
+    return LogisticRegressionCV(
+        Cs=list(PROBE_CS),
+        cv=PROBE_CV,
+        scoring="accuracy",
+        max_iter=PROBE_MAX_ITER,
+        **options,
+    )
+
+
+class AtMostPCA(TransformerMixin, BaseEstimator):
+    """PCA to ``n_components``, or fewer when the data have fewer dimensions.
+
+    Parameters
+    ----------
+    n_components : int, default=32
+    random_state : int or None, default=None
+
+    Attributes
+    ----------
+    pca_ : PCA
+        The fitted PCA with ``min(n_components, n_samples, n_features)``
+        components.
+    """
+
+    def __init__(self, n_components=32, random_state=None):
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Fit the PCA.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : AtMostPCA
+        """
+        n_components = min(self.n_components, *np.shape(X))
+        self.pca_ = PCA(n_components, random_state=self.random_state).fit(X)
+        return self
+
+    def transform(self, X):
+        """Project ``X`` on the principal components.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components_)
+        """
+        return self.pca_.transform(X)
+
+
+def ssl_transformer(context, **overrides):
+    """A :class:`ContrastiveVAETransformer`: defaults, CLI params, overrides.
+
+    Parameters
+    ----------
+    context : MethodContext
+    **overrides
+        Method-specific parameters; they win over ``context.ssl_params``.
+
+    Returns
+    -------
+    transformer : ContrastiveVAETransformer
+        Seeded with ``context.seed``.
+    """
+    params = {**context.ssl_params, **overrides, "random_state": context.seed}
+    return ContrastiveVAETransformer(**params)
+
+
+def find_ssl_transformer(estimator):
+    """The first :class:`ContrastiveVAETransformer` inside ``estimator``.
+
+    Looks through pipelines, feature unions and column transformers.
+
+    Parameters
+    ----------
+    estimator : estimator
+
+    Returns
+    -------
+    transformer : ContrastiveVAETransformer or None
+    """
+    if isinstance(estimator, ContrastiveVAETransformer):
+        return estimator
+    if isinstance(estimator, Pipeline):
+        children = [step for _, step in estimator.steps]
+    elif isinstance(estimator, FeatureUnion):
+        children = [part for _, part in estimator.transformer_list]
+    elif isinstance(estimator, ColumnTransformer):
+        fitted = getattr(estimator, "transformers_", estimator.transformers)
+        children = [part for _, part, _ in fitted]
+    else:
+        return None
+    for child in children:
+        found = find_ssl_transformer(child)
+        if found is not None:
+            return found
+    return None
+
+
+# ---------------------------------------------------------------- factories
+def raw_probe(context):
+    """Probe on the encoded raw features."""
+    return Pipeline(
+        [
+            (
+                "encode",
+                make_raw_encoder(context.numeric_columns, context.categorical_columns),
+            ),
+            ("probe", make_probe()),
+        ]
+    )
+
+
+def pca_probe(context):
+    """Probe on PCA of the encoded raw features, as wide as the SSL features."""
+    n_components = ssl_transformer(context).n_components
+    return Pipeline(
+        [
+            (
+                "encode",
+                make_raw_encoder(context.numeric_columns, context.categorical_columns),
+            ),
+            ("pca", AtMostPCA(n_components, random_state=context.seed)),
+            ("scale", StandardScaler()),
+            ("probe", make_probe()),
+        ]
+    )
+
+
+def ssl_probe(**overrides):
+    """Factory of "SSL features -> standardisation -> probe".
+
+    Parameters
+    ----------
+    **overrides
+        :class:`ContrastiveVAETransformer` parameters of this method.
+
+    Returns
+    -------
+    factory : callable
+        ``factory(context)`` returns the pipeline.
+    """
+
+    def build(context):
+        return Pipeline(
+            [
+                ("ssl", ssl_transformer(context, **overrides)),
+                ("scale", StandardScaler()),
+                ("probe", make_probe()),
+            ]
+        )
+
+    return build
+
+
+def ssl_plus_raw_probe(**overrides):
+    """Factory of "[SSL features, encoded raw features] -> probe".
+
+    Parameters
+    ----------
+    **overrides
+        :class:`ContrastiveVAETransformer` parameters of this method.
+
+    Returns
+    -------
+    factory : callable
+    """
+
+    def build(context):
+        learned = Pipeline(
+            [
+                ("ssl", ssl_transformer(context, **overrides)),
+                ("scale", StandardScaler()),
+            ]
+        )
+        raw = make_raw_encoder(context.numeric_columns, context.categorical_columns)
+        return Pipeline(
+            [
+                ("features", FeatureUnion([("ssl", learned), ("raw", raw)])),
+                ("probe", make_probe()),
+            ]
+        )
+
+    return build
+
+
+def gradient_boosting(context):
+    """HistGradientBoostingClassifier with native categorical splits.
+
+    The non-linear, supervised reference. Categorical columns are ordinal
+    encoded (unknown and missing categories become NaN, which the trees
+    route as missing values).
+    """
+    categorical = list(context.categorical_columns)
+    encode = ColumnTransformer(
+        [
+            (
+                "categorical",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
+                    max_categories=MAX_HGB_CATEGORIES,
+                ),
+                categorical,
+            ),
+            ("numeric", "passthrough", list(context.numeric_columns)),
+        ],
+        sparse_threshold=0.0,
+    )
+    is_categorical = [True] * len(categorical) + [False] * len(context.numeric_columns)
+    return Pipeline(
+        [
+            ("encode", encode),
+            (
+                "hgb",
+                HistGradientBoostingClassifier(
+                    categorical_features=is_categorical if categorical else None,
+                    random_state=context.seed,
+                ),
+            ),
+        ]
+    )
+
+
+#: Method name -> factory(MethodContext) -> unfitted classifier.
+METHODS = {
+    "raw": raw_probe,
+    "pca": pca_probe,
+    "ssl": ssl_probe(),
+    "ssl+raw": ssl_plus_raw_probe(),
+    "hgb": gradient_boosting,
+    # The paper's ablations: switch one part of the model off.
+    "no-contrastive": ssl_probe(contrastive_weight=0.0),
+    "no-vae": ssl_probe(vae_weight=0.0),
+    "no-augmentation": ssl_probe(corruption_rate=0.0),
+    # The paper's optimizer study (AdamW is the default, i.e. "ssl").
+    "adam": ssl_probe(optimizer="adam"),
+    "sgd": ssl_probe(optimizer="sgd"),
+}
+
+ABLATION_METHODS = ("ssl", "no-contrastive", "no-vae", "no-augmentation")
+OPTIMIZER_METHODS = ("ssl", "adam", "sgd")
+
+
+def learning_rate_method(learning_rate):
+    """Name of the method that trains the SSL model at ``learning_rate``.
+
+    >>> learning_rate_method(0.001)
+    'lr=0.001'
+    """
+    return f"lr={float(learning_rate):g}"
+
+
+def parse_learning_rate(method):
+    """The learning rate of an ``lr=<value>`` method, else None.
+
+    >>> parse_learning_rate("lr=0.005"), parse_learning_rate("ssl")
+    (0.005, None)
+    """
+    match = _LEARNING_RATE_METHOD.match(method)
+    if match is None:
+        return None
+    try:
+        return float(match["value"])
+    except ValueError:
+        return None
+
+
+def get_method(name):
+    """The factory of method ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`METHODS`, or ``lr=<value>`` for the SSL model trained
+        at that learning rate.
+
+    Returns
+    -------
+    factory : callable
+    """
+    if name in METHODS:
+        return METHODS[name]
+    learning_rate = parse_learning_rate(name)
+    if learning_rate is not None and learning_rate > 0:
+        return ssl_probe(learning_rate=learning_rate)
+    raise ValueError(
+        f"Unknown method {name!r}. Known: {', '.join(METHODS)}, or lr=<value>."
+    )

@@ -1,0 +1,196 @@
+"""The results folder: append-only files that make runs resumable.
+
+* ``results.csv``: one row per finished (dataset, method, seed, split);
+* ``curves.jsonl``: one JSON object per SSL fit with its per-epoch losses;
+* ``failures.jsonl``: evaluations that raised, with their traceback (they are
+  retried by the next run);
+* ``run_config.json``: the SSL parameters the results were computed with.
+
+Rows are appended and flushed as they finish, so a killed run loses at most
+the evaluations in flight. A line cut short by a kill is dropped on the next
+open.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ._protocol import result_key
+
+RESULT_COLUMNS = [
+    "dataset_id",
+    "dataset",
+    "method",
+    "seed",
+    "split",
+    "accuracy",
+    "f1_macro",
+    "balanced_accuracy",
+    "fit_seconds",
+    "predict_seconds",
+    "n_samples",
+    "n_features",
+    "n_categorical",
+    "n_classes",
+    "n_train",
+    "n_test",
+    "n_epochs",
+    "ssl_fit_seconds",
+    "probe_C",
+    "warnings",
+]
+KEY_COLUMNS = ["dataset_id", "method", "seed", "split"]
+
+
+def _drop_partial_last_line(path):
+    """Remove a trailing line without a newline (written by a killed run)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    content = path.read_bytes()
+    if content.endswith(b"\n"):
+        return
+    path.write_bytes(content[: content.rfind(b"\n") + 1])
+
+
+def _read_json_lines(path):
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a killed run
+    return records
+
+
+class ResultStore:
+    """Reads and appends the files of one results folder.
+
+    Parameters
+    ----------
+    output_dir : str or Path
+        Created if needed.
+    """
+
+    def __init__(self, output_dir):
+        self.output_dir = Path(output_dir)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.results_path = self.output_dir / "results.csv"
+        self.curves_path = self.output_dir / "curves.jsonl"
+        self.failures_path = self.output_dir / "failures.jsonl"
+        self.config_path = self.output_dir / "run_config.json"
+        for path in (self.results_path, self.curves_path, self.failures_path):
+            _drop_partial_last_line(path)
+        self._check_header()
+
+    def _check_header(self):
+        if not self.results_path.is_file() or self.results_path.stat().st_size == 0:
+            return
+        with self.results_path.open(newline="") as file:
+            header = next(csv.reader(file), [])
+        if header != RESULT_COLUMNS:
+            raise ValueError(
+                f"{self.results_path} has columns {header}, not the expected "
+                f"{RESULT_COLUMNS}; use another --output folder."
+            )
+
+    # ------------------------------------------------------------- config
+    def check_config(self, config):
+        """Record ``config``, or check it matches the one already recorded.
+
+        Results computed with other SSL parameters (including other estimator
+        defaults) must not be mixed with new ones under the same method name.
+
+        Parameters
+        ----------
+        config : dict
+            JSON-serialisable.
+        """
+        config = json.loads(json.dumps(config, default=str))
+        if self.config_path.is_file() and self.results_path.is_file():
+            recorded = json.loads(self.config_path.read_text())
+            if recorded != config:
+                raise ValueError(
+                    f"The results in {self.output_dir} were computed with\n"
+                    f"  {json.dumps(recorded, sort_keys=True)}\nbut this run uses\n"
+                    f"  {json.dumps(config, sort_keys=True)}.\n"
+                    "Use another --output folder (or delete that one) so that "
+                    "results of different settings are not mixed."
+                )
+            return
+        self.config_path.write_text(json.dumps(config, indent=2, sort_keys=True))
+
+    # ------------------------------------------------------------- reading
+    def read_results(self):
+        """All finished rows, the last one kept when a key repeats.
+
+        Returns
+        -------
+        results : DataFrame
+            Columns :data:`RESULT_COLUMNS`.
+        """
+        if not self.results_path.is_file() or self.results_path.stat().st_size == 0:
+            return pd.DataFrame(columns=RESULT_COLUMNS)
+        results = pd.read_csv(
+            self.results_path,
+            dtype={"dataset_id": str, "dataset": str, "method": str, "split": str},
+            keep_default_na=False,
+            na_values=[""],
+        )
+        results = results.dropna(subset=["accuracy", "seed"])
+        results["seed"] = results["seed"].astype(int)
+        return results.drop_duplicates(KEY_COLUMNS, keep="last").reset_index(drop=True)
+
+    def finished_keys(self):
+        """Keys ``(dataset_id, method, seed, split)`` of the finished rows."""
+        return {result_key(row) for row in self.read_results().to_dict("records")}
+
+    def read_curves(self):
+        """Loss curves of the SSL fits, the last one kept when a key repeats.
+
+        Returns
+        -------
+        curves : list of dict
+        """
+        latest = {}
+        for record in _read_json_lines(self.curves_path):
+            latest[result_key(record)] = record
+        return list(latest.values())
+
+    def read_failures(self):
+        """Failed evaluations recorded so far (including since-fixed ones)."""
+        return _read_json_lines(self.failures_path)
+
+    # ------------------------------------------------------------- writing
+    def append(self, outcome):
+        """Write a finished :class:`~skssl.benchmark._protocol.Outcome`.
+
+        The curves are written before the row: a row present in
+        ``results.csv`` means its curves are stored too.
+        """
+        if outcome.row is None:
+            record = dict(zip(KEY_COLUMNS, outcome.key), error=outcome.error)
+            self._append_line(self.failures_path, json.dumps(record))
+            return
+        if outcome.curves is not None:
+            self._append_line(self.curves_path, json.dumps(outcome.curves))
+        new_file = (
+            not self.results_path.is_file() or self.results_path.stat().st_size == 0
+        )
+        with self.results_path.open("a", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=RESULT_COLUMNS)
+            if new_file:
+                writer.writeheader()
+            writer.writerow(
+                {column: outcome.row.get(column) for column in RESULT_COLUMNS}
+            )
+
+    @staticmethod
+    def _append_line(path, line):
+        with path.open("a") as file:
+            file.write(line + "\n")
