@@ -104,6 +104,23 @@ class ContrastiveVAETransformer(
     contrastive_weight : float, default=1.0
         Weight lambda_1 of the contrastive loss. 0 switches the contrastive
         branch (augmented views and projection head) off entirely.
+    contrastive_loss : {"infonce", "balanced", "renyi"}, default="infonce"
+        The contrastive objective (see :mod:`skssl.losses`): symmetric
+        InfoNCE; InfoNCE with separately weighted attraction and repulsion
+        (arXiv 2510.10572); or RényiCL's skew Rényi bound (arXiv 2208.06270).
+    attraction_weight, repulsion_weight : float, default=1.0
+        Balancing weights of the positive-pair and negative-pair terms when
+        ``contrastive_loss="balanced"``; (1, 1) is InfoNCE.
+    renyi_alpha : float, default=2.0
+        Order of the Rényi divergence when ``contrastive_loss="renyi"``.
+    self_labeling : float in [0, 1], default=0.0
+        Self-labelling refinement (arXiv 2106.14749) of the InfoNCE targets:
+        the weight of similarities estimated through the positive in the soft
+        label. 0 is plain InfoNCE. Applies to ``contrastive_loss="infonce"``.
+    momentum_mixup : float, default=0.0
+        Weight of the momentum-mixup loss (arXiv 2106.14749): queries mixed
+        with another row's positive, after the input layer, trained against
+        soft labels. 0 switches it off.
     vae_weight : float, default=1.0
         Weight lambda_2 of the VAE loss. 0 switches the variational branch
         (decoder) off entirely; ``score``, ``score_samples`` and
@@ -200,6 +217,12 @@ class ContrastiveVAETransformer(
         "projection_dim": [Interval(Integral, 1, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "contrastive_weight": [Interval(Real, 0, None, closed="left")],
+        "contrastive_loss": [StrOptions({"infonce", "balanced", "renyi"})],
+        "attraction_weight": [Interval(Real, 0, None, closed="left")],
+        "repulsion_weight": [Interval(Real, 0, None, closed="left")],
+        "renyi_alpha": [Interval(Real, 0, None, closed="neither")],
+        "self_labeling": [Interval(Real, 0, 1, closed="both")],
+        "momentum_mixup": [Interval(Real, 0, None, closed="left")],
         "vae_weight": [Interval(Real, 0, None, closed="left")],
         "kl_weight": [Interval(Real, 0, None, closed="left")],
         "corruption_rate": [Interval(Real, 0, 1, closed="both")],
@@ -228,6 +251,12 @@ class ContrastiveVAETransformer(
         projection_dim=64,
         temperature=0.5,
         contrastive_weight=1.0,
+        contrastive_loss="infonce",
+        attraction_weight=1.0,
+        repulsion_weight=1.0,
+        renyi_alpha=2.0,
+        self_labeling=0.0,
+        momentum_mixup=0.0,
         vae_weight=1.0,
         kl_weight=1.0,
         corruption_rate=0.3,
@@ -252,6 +281,12 @@ class ContrastiveVAETransformer(
         self.projection_dim = projection_dim
         self.temperature = temperature
         self.contrastive_weight = contrastive_weight
+        self.contrastive_loss = contrastive_loss
+        self.attraction_weight = attraction_weight
+        self.repulsion_weight = repulsion_weight
+        self.renyi_alpha = renyi_alpha
+        self.self_labeling = self_labeling
+        self.momentum_mixup = momentum_mixup
         self.vae_weight = vae_weight
         self.kl_weight = kl_weight
         self.corruption_rate = corruption_rate
@@ -333,6 +368,12 @@ class ContrastiveVAETransformer(
             vae_weight=self.vae_weight,
             kl_weight=self.kl_weight,
             temperature=self.temperature,
+            contrastive_loss=self.contrastive_loss,
+            attraction_weight=self.attraction_weight,
+            repulsion_weight=self.repulsion_weight,
+            renyi_alpha=self.renyi_alpha,
+            self_labeling=self.self_labeling,
+            momentum_mixup=self.momentum_mixup,
             corruption_rate=self.corruption_rate,
             noise_scale=self.noise_scale,
             optimizer=self.optimizer,
@@ -392,8 +433,9 @@ class ContrastiveVAETransformer(
             n_validation = max(1, int(round(self.validation_fraction * len(rows))))
             if len(rows) - n_validation < 2:
                 raise ValueError(
-                    f"early_stopping with validation_fraction={self.validation_fraction}"
-                    f" leaves fewer than 2 training rows out of {len(rows)}."
+                    "early_stopping with validation_fraction="
+                    f"{self.validation_fraction} leaves fewer than 2 training rows "
+                    f"out of {len(rows)}."
                 )
             rows, validation_rows = train_test_split(
                 rows, test_size=n_validation, random_state=split_seed

@@ -70,7 +70,11 @@ class GaussianEncoder(nn.Module):
         self.log_var = nn.Linear(sizes[-1], n_components)
 
     def forward(self, numeric, observed, categorical):
-        hidden = self.body(self.input_layer(numeric, observed, categorical))
+        return self.from_features(self.input_layer(numeric, observed, categorical))
+
+    def from_features(self, features):
+        """Posterior parameters from the input layer's output (for mixup)."""
+        hidden = self.body(features)
         # Clamping keeps exp(log_var) finite in float32 early in training.
         return self.mean(hidden), self.log_var(hidden).clamp(-12.0, 12.0)
 

@@ -24,6 +24,12 @@ class TrainingConfig:
     vae_weight: float
     kl_weight: float
     temperature: float
+    contrastive_loss: str
+    attraction_weight: float
+    repulsion_weight: float
+    renyi_alpha: float
+    self_labeling: float
+    momentum_mixup: float
     corruption_rate: float
     noise_scale: float
     optimizer: str
@@ -72,6 +78,48 @@ def _concat(batches):
     )
 
 
+def contrastive_loss(z1, z2, config):
+    """The configured contrastive objective between two views' projections."""
+    if config.contrastive_loss == "balanced":
+        return losses.balanced_info_nce(
+            z1,
+            z2,
+            config.temperature,
+            attraction_weight=config.attraction_weight,
+            repulsion_weight=config.repulsion_weight,
+        )
+    if config.contrastive_loss == "renyi":
+        return losses.renyi_contrastive(
+            z1, z2, config.temperature, alpha=config.renyi_alpha
+        )
+    if config.self_labeling > 0:
+        return losses.self_labeling_info_nce(
+            z1, z2, config.temperature, refinement=config.self_labeling
+        )
+    return losses.info_nce(z1, z2, config.temperature)
+
+
+def _momentum_mixup_loss(model, view1, view2, keys, config, generator):
+    """Momentum mixup (arXiv 2106.14749): mixed queries against detached keys.
+
+    Rows are mixed after the input layer, where categorical codes have become
+    embeddings and can be interpolated.
+    """
+    n = view1.n_samples
+    layer = model.encoder.input_layer
+    q = layer(view1.numeric, view1.observed, view1.categorical)
+    k = layer(view2.numeric, view2.observed, view2.categorical)
+    draw = torch.rand(n, generator=generator, device=q.device, dtype=q.dtype)
+    # theta = max(l, 1 - l) with l uniform: each query keeps most of itself.
+    theta = torch.maximum(draw, 1.0 - draw)
+    mixed, perm = losses.momentum_mixup(q, k, theta, generator=generator)
+    queries = model.projection(model.encoder.from_features(mixed)[0])
+    targets = losses.mixup_targets(theta, perm)
+    return losses.soft_target_info_nce(
+        queries, keys.detach(), targets, config.temperature
+    )
+
+
 def batch_losses(model, batch, pool, config, generator):
     """Loss terms for one minibatch.
 
@@ -93,6 +141,7 @@ def batch_losses(model, batch, pool, config, generator):
             corrupt(batch, pool, config.corruption_rate, config.noise_scale, generator),
             corrupt(batch, pool, config.corruption_rate, config.noise_scale, generator),
         ]
+        views = list(inputs)
     if config.vae_weight > 0:
         inputs.append(batch)
     stacked = _concat(inputs) if len(inputs) > 1 else inputs[0]
@@ -102,9 +151,11 @@ def batch_losses(model, batch, pool, config, generator):
 
     if config.contrastive_weight > 0:
         projected = model.projection(mean[: 2 * n])
-        contrastive = losses.info_nce(
-            projected[:n], projected[n : 2 * n], config.temperature
-        )
+        contrastive = contrastive_loss(projected[:n], projected[n : 2 * n], config)
+        if config.momentum_mixup > 0:
+            contrastive = contrastive + config.momentum_mixup * _momentum_mixup_loss(
+                model, *views, projected[n : 2 * n], config, generator
+            )
         total = total + config.contrastive_weight * contrastive
     if config.vae_weight > 0:
         mean, log_var = mean[-n:], log_var[-n:]
