@@ -46,6 +46,19 @@ def resolve_device(device):
     return resolved
 
 
+# Rows seen in training under max_epochs="auto", and its bounds in epochs.
+_AUTO_ROWS_SEEN = 500_000
+_AUTO_EPOCH_RANGE = (10, 100)
+
+
+def resolve_max_epochs(max_epochs, n_train):
+    """The epoch budget for ``max_epochs`` (an int, or "auto") and ``n_train`` rows."""
+    if max_epochs != "auto":
+        return max_epochs
+    low, high = _AUTO_EPOCH_RANGE
+    return int(np.clip(np.ceil(_AUTO_ROWS_SEEN / n_train), low, high))
+
+
 def _vae_branch_fitted(estimator):
     """`available_if` check: methods that need the decoder."""
     if hasattr(estimator, "model_"):
@@ -93,13 +106,13 @@ class ContrastiveVAETransformer(
 
     Parameters
     ----------
-    n_components : int, default=32
+    n_components : int, default=128
         Dimension of the latent space (the output of ``transform``).
     hidden_layer_sizes : tuple of int, default=(256, 256)
         Widths of the encoder's hidden layers; the decoder mirrors them.
     projection_dim : int, default=64
         Output width of the projection head used by the contrastive loss.
-    temperature : float, default=0.5
+    temperature : float, default=0.2
         Temperature tau of the InfoNCE loss.
     contrastive_weight : float, default=1.0
         Weight lambda_1 of the contrastive loss. 0 switches the contrastive
@@ -125,7 +138,7 @@ class ContrastiveVAETransformer(
         Weight lambda_2 of the VAE loss. 0 switches the variational branch
         (decoder) off entirely; ``score``, ``score_samples`` and
         ``inverse_transform`` are then unavailable.
-    kl_weight : float, default=1.0
+    kl_weight : float, default=0.1
         beta on the KL term inside the training ELBO.
     corruption_rate : float, default=0.3
         Fraction of each row's columns replaced by SCARF corruption. 0 turns
@@ -148,7 +161,12 @@ class ContrastiveVAETransformer(
     batch_size : int, default=256
         Rows per minibatch (at most ``n_samples``). Each row brings two views,
         so the contrastive loss sees ``2 * batch_size - 2`` negatives.
-    max_epochs : int, default=100
+    max_epochs : int or "auto", default="auto"
+        Most passes over the training rows. "auto" bounds the rows seen to
+        about 500,000: ``clip(ceil(500_000 / n_train), 10, 100)`` epochs, i.e.
+        100 epochs up to 5,000 rows and a fit time that stops growing with
+        ``n_samples`` beyond (about a minute on 2 CPU cores). The number used
+        is in ``max_epochs_``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, stop when their loss
         stops improving, and restore the best weights. Otherwise stop when
@@ -182,6 +200,8 @@ class ContrastiveVAETransformer(
         Best monitored (validation or training) loss.
     n_iter_ : int
         Epochs run.
+    max_epochs_ : int
+        The epoch budget used (``max_epochs`` resolved).
     fit_time_ : float
         Seconds spent in the training loop.
     device_ : str
@@ -233,7 +253,10 @@ class ContrastiveVAETransformer(
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -245,11 +268,11 @@ class ContrastiveVAETransformer(
 
     def __init__(
         self,
-        n_components=32,
+        n_components=128,
         *,
         hidden_layer_sizes=(256, 256),
         projection_dim=64,
-        temperature=0.5,
+        temperature=0.2,
         contrastive_weight=1.0,
         contrastive_loss="infonce",
         attraction_weight=1.0,
@@ -258,7 +281,7 @@ class ContrastiveVAETransformer(
         self_labeling=0.0,
         momentum_mixup=0.0,
         vae_weight=1.0,
-        kl_weight=1.0,
+        kl_weight=0.1,
         corruption_rate=0.3,
         noise_scale=0.1,
         categorical_features="auto",
@@ -267,7 +290,7 @@ class ContrastiveVAETransformer(
         learning_rate=0.002,
         weight_decay=1e-4,
         batch_size=256,
-        max_epochs=100,
+        max_epochs="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -473,6 +496,7 @@ class ContrastiveVAETransformer(
         model = model.to(device)
         config = self._training_config()
         config.batch_size = min(self.batch_size, train_data.n_samples)
+        config.max_epochs = resolve_max_epochs(self.max_epochs, train_data.n_samples)
         generator = torch.Generator(device=device).manual_seed(train_seed)
         history = train(
             model,
@@ -493,6 +517,7 @@ class ContrastiveVAETransformer(
         self.validation_loss_curve_ = history.validation
         self.best_loss_ = min(history.validation or history.loss)
         self.n_iter_ = len(history.loss)
+        self.max_epochs_ = config.max_epochs
         self.fit_time_ = history.seconds
         self._n_features_out = self.n_components
         return self

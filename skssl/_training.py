@@ -270,7 +270,7 @@ def train(model, train_data, validation_data, config, generator, validation_seed
     model.eval()
     if not history.converged:
         warnings.warn(
-            f"Training stopped at max_epochs={config.max_epochs} before the "
+            f"Training stopped after max_epochs={config.max_epochs} epochs before the "
             f"{'validation' if validation_data is not None else 'training'} loss "
             f"stopped improving by tol={config.tol} for "
             f"{config.n_iter_no_change} consecutive epochs. Consider raising "

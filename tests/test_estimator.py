@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skssl import ContrastiveVAETransformer
-from skssl._estimator import _seed_sequence
+from skssl._estimator import _seed_sequence, resolve_max_epochs
 from skssl._training import validation_loss
 from skssl._training_data import TrainingData
 
@@ -454,3 +454,16 @@ def test_works_on_cc18_table_with_categoricals(cc18_dir):
     )
     accuracy = cross_val_score(pipe, X, y, cv=2).mean()
     assert accuracy > 0.6
+
+
+def test_auto_epoch_budget_bounds_rows_seen():
+    assert resolve_max_epochs(7, 10**6) == 7
+    assert resolve_max_epochs("auto", 300) == 100
+    assert resolve_max_epochs("auto", 5000) == 100
+    assert resolve_max_epochs("auto", 20000) == 25
+    assert resolve_max_epochs("auto", 10**7) == 10
+    X, _ = make_blobs(n_samples=60, n_features=3, random_state=0)
+    est = ContrastiveVAETransformer(
+        **{**FAST, "max_epochs": "auto"}, n_iter_no_change=1000
+    ).fit(X)
+    assert est.max_epochs_ == est.n_iter_ == 100
