@@ -1,6 +1,7 @@
 """The scikit-learn face of the package: :class:`ContrastiveVAETransformer`."""
 
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,7 +19,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import losses
+from . import losses, metrics
+from ._augment import corrupt
 from ._encoding import TabularEncoder, resolve_categorical_mask
 from ._networks import ContrastiveVAE
 from ._training import TrainingConfig, train
@@ -26,6 +28,50 @@ from ._training_data import TrainingData
 
 # Rows per chunk at inference: bounds memory for any n_samples.
 _INFERENCE_CHUNK = 65536
+# Training rows on which representation diagnostics are computed.
+_DIAGNOSTIC_ROWS = 1024
+# Uniformity (t=2) above this: the normalised embeddings sit in a narrow cone
+# (mean squared pairwise distance about 0.25, angles around 30 degrees), the
+# trivial minimiser of InfoNCE when views carry no information on the row.
+_UNIFORMITY_COLLAPSE = -0.5
+
+
+class RepresentationCollapseWarning(UserWarning):
+    """The learned embeddings span far fewer dimensions than available."""
+
+
+class _RepresentationMonitor:
+    """Alignment, uniformity and effective rank of the posterior means.
+
+    Computed on a fixed subset of training rows, with fixed augmentations,
+    so that successive epochs are comparable (Wang & Isola 2020,
+    arXiv 2005.10242; effective rank of Roy & Vetterli 2007).
+    """
+
+    def __init__(self, data, config, seed):
+        generator = torch.Generator(device=data.numeric.device).manual_seed(seed)
+        n = min(_DIAGNOSTIC_ROWS, data.n_samples)
+        rows = torch.randperm(
+            data.n_samples, generator=generator, device=data.numeric.device
+        )
+        self.clean = data.rows(rows[:n])
+        rate = config.corruption_rate
+        self.views = [
+            corrupt(self.clean, data, rate, config.noise_scale, generator)
+            for _ in range(2)
+        ]
+        self.history = {"alignment": [], "uniformity": [], "effective_rank": []}
+
+    @torch.no_grad()
+    def embed(self, model, batch):
+        return model.encoder(batch.numeric, batch.observed, batch.categorical)[0]
+
+    def __call__(self, model):
+        clean = self.embed(model, self.clean)
+        views = [self.embed(model, view) for view in self.views]
+        self.history["alignment"].append(metrics.alignment(*views))
+        self.history["uniformity"].append(metrics.uniformity(clean))
+        self.history["effective_rank"].append(metrics.effective_rank(clean))
 
 
 def resolve_device(device):
@@ -183,6 +229,11 @@ class ContrastiveVAETransformer(
         validation split. Global RNGs are never used or changed.
     verbose : int, default=0
         Print the loss after every epoch.
+    monitor_representation : bool, default=False
+        Record, after every epoch, the alignment and uniformity (Wang & Isola
+        2020) and the effective rank of the posterior means of up to 1,024
+        training rows, in ``representation_history_``. Costs a few forward
+        passes per epoch.
 
     Attributes
     ----------
@@ -206,6 +257,16 @@ class ContrastiveVAETransformer(
         Seconds spent in the training loop.
     device_ : str
         The device training ran on.
+    effective_rank_ : float
+        Effective rank of the final posterior means of up to 1,024 training
+        rows. A :class:`RepresentationCollapseWarning` is raised when it is
+        below a fifth of ``min(n_components, n_inputs)`` (``n_inputs``: the
+        width of the encoded input), when the embeddings have no variance, or
+        when their uniformity exceeds -0.5 (all directions within a narrow
+        cone).
+    representation_history_ : dict of lists
+        ``alignment``, ``uniformity`` and ``effective_rank`` per epoch (only
+        with ``monitor_representation=True``).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined only when X has string column names.
@@ -264,6 +325,7 @@ class ContrastiveVAETransformer(
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "monitor_representation": ["boolean"],
     }
 
     def __init__(
@@ -298,6 +360,7 @@ class ContrastiveVAETransformer(
         device="auto",
         random_state=None,
         verbose=0,
+        monitor_representation=False,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -328,6 +391,7 @@ class ContrastiveVAETransformer(
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.monitor_representation = monitor_representation
 
     # ------------------------------------------------------------------ input
     def _validate_input(self, X, reset):
@@ -498,6 +562,7 @@ class ContrastiveVAETransformer(
         config.batch_size = min(self.batch_size, train_data.n_samples)
         config.max_epochs = resolve_max_epochs(self.max_epochs, train_data.n_samples)
         generator = torch.Generator(device=device).manual_seed(train_seed)
+        monitor = _RepresentationMonitor(train_data, config, split_seed)
         history = train(
             model,
             train_data,
@@ -505,7 +570,21 @@ class ContrastiveVAETransformer(
             config,
             generator,
             validation_seed=split_seed,
+            epoch_callback=monitor if self.monitor_representation else None,
         )
+        final = monitor.embed(model, monitor.clean)
+        n_inputs = model.encoder.input_layer.n_outputs
+        report = metrics.collapse_report(final, min(self.n_components, n_inputs))
+        if report["collapsed"] or report["uniformity"] > _UNIFORMITY_COLLAPSE:
+            warnings.warn(
+                f"The learned representation has collapsed: effective rank "
+                f"{report['effective_rank']:.2f} of {self.n_components} components, "
+                f"relative variance {report['relative_variance']:.2g}, uniformity "
+                f"{report['uniformity']:.2f} (0 means all rows embed alike). Raise "
+                "temperature, lower corruption_rate or learning_rate.",
+                RepresentationCollapseWarning,
+                stacklevel=2,
+            )
 
         self.table_encoder_ = table_encoder
         self.model_ = model.cpu()
@@ -519,6 +598,9 @@ class ContrastiveVAETransformer(
         self.n_iter_ = len(history.loss)
         self.max_epochs_ = config.max_epochs
         self.fit_time_ = history.seconds
+        self.effective_rank_ = report["effective_rank"]
+        if self.monitor_representation:
+            self.representation_history_ = monitor.history
         self._n_features_out = self.n_components
         return self
 

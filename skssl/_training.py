@@ -208,11 +208,20 @@ def validation_loss(model, data, pool, config, seed):
     return sums / data.n_samples
 
 
-def train(model, train_data, validation_data, config, generator, validation_seed):
+def train(
+    model,
+    train_data,
+    validation_data,
+    config,
+    generator,
+    validation_seed,
+    epoch_callback=None,
+):
     """Fit ``model`` in place and return its :class:`History`.
 
     With ``validation_data`` (early stopping), the weights of the epoch with
-    the best validation loss are restored at the end.
+    the best validation loss are restored at the end. ``epoch_callback(model)``
+    runs after every epoch, with the model in eval mode.
     """
     start = time.perf_counter()
     history = History()
@@ -244,6 +253,9 @@ def train(model, train_data, validation_data, config, generator, validation_seed
                     f"Validation loss became {monitored} at epoch {epoch + 1}."
                 )
             history.validation.append(monitored)
+        if epoch_callback is not None:
+            model.eval()
+            epoch_callback(model)
         if config.verbose:
             message = f"Epoch {epoch + 1}, loss = {values[0]:.6f}"
             if validation_data is not None:

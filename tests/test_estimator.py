@@ -19,7 +19,7 @@ from sklearn.utils import estimator_checks
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skssl import ContrastiveVAETransformer
+from skssl import ContrastiveVAETransformer, RepresentationCollapseWarning
 from skssl._estimator import _seed_sequence, resolve_max_epochs
 from skssl._training import validation_loss
 from skssl._training_data import TrainingData
@@ -467,3 +467,32 @@ def test_auto_epoch_budget_bounds_rows_seen():
         **{**FAST, "max_epochs": "auto"}, n_iter_no_change=1000
     ).fit(X)
     assert est.max_epochs_ == est.n_iter_ == 100
+
+
+def test_representation_monitoring_and_collapse_warning():
+    X, _ = load_breast_cancer(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RepresentationCollapseWarning)
+        healthy = ContrastiveVAETransformer(
+            **{**FAST, "max_epochs": 5, "n_components": 8}, monitor_representation=True
+        ).fit(X)
+    history = healthy.representation_history_
+    assert all(len(values) == healthy.n_iter_ for values in history.values())
+    assert history["effective_rank"][-1] == pytest.approx(healthy.effective_rank_)
+    assert not hasattr(
+        ContrastiveVAETransformer(**FAST).fit(X), "representation_history_"
+    )
+
+    # Every column replaced: the views say nothing about the row, and InfoNCE's
+    # trivial minimiser (all rows embedded alike) takes over.
+    with pytest.warns(RepresentationCollapseWarning, match="collapsed"):
+        ContrastiveVAETransformer(
+            hidden_layer_sizes=(128, 128),
+            n_components=32,
+            max_epochs=30,
+            random_state=0,
+            vae_weight=0,
+            corruption_rate=1.0,
+            noise_scale=0,
+            temperature=1.0,
+        ).fit(X)
