@@ -362,10 +362,22 @@ METHODS = {
     # The paper's optimizer study (AdamW is the default, i.e. "ssl").
     "adam": ssl_probe(optimizer="adam"),
     "sgd": ssl_probe(optimizer="sgd"),
+    # Contrastive objectives from the literature (see docs/contrastive_objectives.md).
+    "loss=balanced": ssl_probe(contrastive_loss="balanced", repulsion_weight=0.8),
+    "loss=renyi": ssl_probe(contrastive_loss="renyi", renyi_alpha=2.0),
+    "self-labeling": ssl_probe(self_labeling=0.5),
+    "momentum-mixup": ssl_probe(momentum_mixup=1.0),
 }
 
 ABLATION_METHODS = ("ssl", "no-contrastive", "no-vae", "no-augmentation")
 OPTIMIZER_METHODS = ("ssl", "adam", "sgd")
+VARIANT_METHODS = (
+    "ssl",
+    "loss=balanced",
+    "loss=renyi",
+    "self-labeling",
+    "momentum-mixup",
+)
 
 
 def learning_rate_method(learning_rate):
