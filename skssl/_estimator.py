@@ -1,6 +1,7 @@
 """The scikit-learn face of the package: :class:`ContrastiveVAETransformer`."""
 
 import copy
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -23,8 +24,8 @@ from . import losses, metrics
 from ._augment import corrupt
 from ._encoding import TabularEncoder, resolve_categorical_mask
 from ._networks import ContrastiveVAE
-from ._training import TrainingConfig, train
-from ._training_data import TrainingData
+from ._training import TrainingConfig, make_optimizer, train, train_epoch
+from ._training_data import RowReservoir, TrainingData, device_row_limit
 
 # Rows per chunk at inference: bounds memory for any n_samples.
 _INFERENCE_CHUNK = 65536
@@ -34,6 +35,10 @@ _DIAGNOSTIC_ROWS = 1024
 # (mean squared pairwise distance about 0.25, angles around 30 degrees), the
 # trivial minimiser of InfoNCE when views carry no information on the row.
 _UNIFORMITY_COLLAPSE = -0.5
+# Rows whose column values the augmentation draws from: all training rows when
+# they fit on the device, otherwise (streamed data, partial_fit) a uniform
+# sample of this many.
+_MARGINAL_POOL_ROWS = 65536
 
 
 class RepresentationCollapseWarning(UserWarning):
@@ -72,6 +77,26 @@ class _RepresentationMonitor:
         self.history["alignment"].append(metrics.alignment(*views))
         self.history["uniformity"].append(metrics.uniformity(clean))
         self.history["effective_rank"].append(metrics.effective_rank(clean))
+
+
+# Per-epoch loss curves, in the order train_epoch returns the loss terms.
+_HISTORY_ATTRIBUTES = (
+    "loss_curve_",
+    "contrastive_loss_curve_",
+    "reconstruction_loss_curve_",
+    "kl_loss_curve_",
+)
+
+
+def _state_on_cpu(state):
+    """A copy of an optimiser ``state_dict`` with its tensors in host memory."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().cpu()
+    if isinstance(state, dict):
+        return {key: _state_on_cpu(value) for key, value in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(_state_on_cpu(value) for value in state)
+    return state
 
 
 def resolve_device(device):
@@ -234,6 +259,8 @@ class ContrastiveVAETransformer(
         2020) and the effective rank of the posterior means of up to 1,024
         training rows, in ``representation_history_``. Costs a few forward
         passes per epoch.
+    partial_fit_epochs : int, default=1
+        Epochs over the chunk given to each :meth:`partial_fit` call.
 
     Attributes
     ----------
@@ -326,6 +353,7 @@ class ContrastiveVAETransformer(
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "monitor_representation": ["boolean"],
+        "partial_fit_epochs": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -361,6 +389,7 @@ class ContrastiveVAETransformer(
         random_state=None,
         verbose=0,
         monitor_representation=False,
+        partial_fit_epochs=1,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -392,6 +421,7 @@ class ContrastiveVAETransformer(
         self.random_state = random_state
         self.verbose = verbose
         self.monitor_representation = monitor_representation
+        self.partial_fit_epochs = partial_fit_epochs
 
     # ------------------------------------------------------------------ input
     def _validate_input(self, X, reset):
@@ -474,6 +504,58 @@ class ContrastiveVAETransformer(
             verbose=self.verbose,
         )
 
+    def _check_branches(self):
+        """Errors for parameter combinations that constraints cannot express."""
+        if self.contrastive_weight == 0 and self.vae_weight == 0:
+            raise ValueError(
+                "contrastive_weight and vae_weight are both 0: nothing to train. "
+                "Set at least one of them to a positive value."
+            )
+        hidden = self.hidden_layer_sizes
+        hidden = [hidden] if isinstance(hidden, Integral) else list(hidden)
+        if not hidden or any(
+            not isinstance(h, Integral) or isinstance(h, bool) or h < 1 for h in hidden
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty sequence of positive "
+                f"integers, got {self.hidden_layer_sizes!r}."
+            )
+        return hidden
+
+    def _build_model(self, table_encoder, init_seed):
+        """Fresh networks for the columns ``table_encoder`` produces."""
+        # Weight initialisation draws from torch's global RNG: fork it so the
+        # caller's RNG state is left untouched, and seed it for reproducibility.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed)
+            return ContrastiveVAE(
+                n_numeric=len(table_encoder.numeric_index_),
+                missing_indicator_index=table_encoder.missing_indicator_index_,
+                cardinalities=table_encoder.cardinalities_,
+                hidden_layer_sizes=self._check_branches(),
+                n_components=self.n_components,
+                projection_dim=self.projection_dim,
+                with_decoder=self.vae_weight > 0,
+                with_projection=self.contrastive_weight > 0,
+            )
+
+    def _check_collapse(self, model, monitor):
+        """Warn when the final representation has collapsed; return the report."""
+        final = monitor.embed(model, monitor.clean)
+        n_inputs = model.encoder.input_layer.n_outputs
+        report = metrics.collapse_report(final, min(self.n_components, n_inputs))
+        if report["collapsed"] or report["uniformity"] > _UNIFORMITY_COLLAPSE:
+            warnings.warn(
+                f"The learned representation has collapsed: effective rank "
+                f"{report['effective_rank']:.2f} of {self.n_components} components, "
+                f"relative variance {report['relative_variance']:.2g}, uniformity "
+                f"{report['uniformity']:.2f} (0 means all rows embed alike). Raise "
+                "temperature, lower corruption_rate or learning_rate.",
+                RepresentationCollapseWarning,
+                stacklevel=3,
+            )
+        return report
+
     # -------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -492,20 +574,7 @@ class ContrastiveVAETransformer(
         self : object
             Fitted transformer.
         """
-        if self.contrastive_weight == 0 and self.vae_weight == 0:
-            raise ValueError(
-                "contrastive_weight and vae_weight are both 0: nothing to train. "
-                "Set at least one of them to a positive value."
-            )
-        hidden = self.hidden_layer_sizes
-        hidden = [hidden] if isinstance(hidden, Integral) else list(hidden)
-        if not hidden or any(
-            not isinstance(h, Integral) or isinstance(h, bool) or h < 1 for h in hidden
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must be a non-empty sequence of positive "
-                f"integers, got {self.hidden_layer_sizes!r}."
-            )
+        self._check_branches()
         X, mask = self._validate_input(X, reset=True)
         device = resolve_device(self.device)
         init_seed, train_seed, split_seed = (
@@ -528,6 +597,8 @@ class ContrastiveVAETransformer(
                 rows, test_size=n_validation, random_state=split_seed
             )
 
+        max_device_rows = device_row_limit(encoded, device)
+
         def subset(index):
             return TrainingData.from_encoded(
                 type(encoded)(
@@ -536,33 +607,21 @@ class ContrastiveVAETransformer(
                     encoded.categorical[index],
                 ),
                 device,
+                max_device_rows=max_device_rows,
             )
 
         train_data = subset(rows)
         validation_data = (
             subset(validation_rows) if validation_rows is not None else None
         )
-
-        # Weight initialisation draws from torch's global RNG: fork it so the
-        # caller's RNG state is left untouched, and seed it for reproducibility.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(init_seed)
-            model = ContrastiveVAE(
-                n_numeric=len(table_encoder.numeric_index_),
-                missing_indicator_index=table_encoder.missing_indicator_index_,
-                cardinalities=table_encoder.cardinalities_,
-                hidden_layer_sizes=hidden,
-                n_components=self.n_components,
-                projection_dim=self.projection_dim,
-                with_decoder=self.vae_weight > 0,
-                with_projection=self.contrastive_weight > 0,
-            )
+        model = self._build_model(table_encoder, init_seed)
         model = model.to(device)
         config = self._training_config()
         config.batch_size = min(self.batch_size, train_data.n_samples)
         config.max_epochs = resolve_max_epochs(self.max_epochs, train_data.n_samples)
         generator = torch.Generator(device=device).manual_seed(train_seed)
-        monitor = _RepresentationMonitor(train_data, config, split_seed)
+        pool = train_data.marginal_pool(_MARGINAL_POOL_ROWS, generator)
+        monitor = _RepresentationMonitor(pool, config, split_seed)
         history = train(
             model,
             train_data,
@@ -570,22 +629,12 @@ class ContrastiveVAETransformer(
             config,
             generator,
             validation_seed=split_seed,
+            pool=pool,
             epoch_callback=monitor if self.monitor_representation else None,
         )
-        final = monitor.embed(model, monitor.clean)
-        n_inputs = model.encoder.input_layer.n_outputs
-        report = metrics.collapse_report(final, min(self.n_components, n_inputs))
-        if report["collapsed"] or report["uniformity"] > _UNIFORMITY_COLLAPSE:
-            warnings.warn(
-                f"The learned representation has collapsed: effective rank "
-                f"{report['effective_rank']:.2f} of {self.n_components} components, "
-                f"relative variance {report['relative_variance']:.2g}, uniformity "
-                f"{report['uniformity']:.2f} (0 means all rows embed alike). Raise "
-                "temperature, lower corruption_rate or learning_rate.",
-                RepresentationCollapseWarning,
-                stacklevel=2,
-            )
+        report = self._check_collapse(model, monitor)
 
+        self._partial_fit_state = None
         self.table_encoder_ = table_encoder
         self.model_ = model.cpu()
         self.device_ = str(device)
@@ -601,6 +650,135 @@ class ContrastiveVAETransformer(
         self.effective_rank_ = report["effective_rank"]
         if self.monitor_representation:
             self.representation_history_ = monitor.history
+        self._n_features_out = self.n_components
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train on one chunk of rows, for data that do not fit in memory.
+
+        Each call runs ``partial_fit_epochs`` epochs over ``X`` and continues
+        from the state the previous call left: weights, optimiser moments and
+        random stream. The first call (on an unfitted transformer) fixes the
+        column encoding (standardisation statistics, category vocabularies)
+        from its chunk, so make it representative. The augmentation draws
+        replacement values from a uniform sample of at most 65,536 rows of
+        all chunks seen (reservoir sampling), so memory stays bounded.
+        Early stopping and ``max_epochs`` do not apply. After :meth:`fit`,
+        ``partial_fit`` fine-tunes the fitted model.
+
+        Works with dask-ml's ``Incremental`` wrapper, which calls it once per
+        block of a dask array or dataframe.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            One chunk of training rows (at least 2).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The transformer, trained on one more chunk.
+        """
+        fitted = hasattr(self, "model_")
+        X, mask = self._validate_input(X, reset=not fitted)
+        if X.shape[0] < 2:
+            raise ValueError(
+                f"partial_fit needs at least 2 rows per call (contrastive pairs "
+                f"need in-batch negatives), got {X.shape[0]}."
+            )
+        self._check_branches()
+        device = resolve_device(self.device)
+        table_encoder = (
+            self.table_encoder_
+            if fitted
+            else TabularEncoder(mask, self.max_categories).fit(X)
+        )
+        encoded = table_encoder.transform(X)
+
+        state = getattr(self, "_partial_fit_state", None)
+        if state is None:
+            init_seed, train_seed, reservoir_seed = (
+                int(s) for s in _seed_sequence(self.random_state)
+            )
+            state = {
+                "reservoir": RowReservoir(
+                    _MARGINAL_POOL_ROWS, np.random.default_rng(reservoir_seed)
+                ),
+                "train_seed": train_seed,
+                "generator": None,
+                "optimizer": None,
+            }
+            if not fitted:
+                self.model_ = self._build_model(table_encoder, init_seed)
+                for name in _HISTORY_ATTRIBUTES:
+                    setattr(self, name, [])
+                self.fit_time_ = 0.0
+                if self.monitor_representation:
+                    self.representation_history_ = {
+                        "alignment": [],
+                        "uniformity": [],
+                        "effective_rank": [],
+                    }
+        generator = torch.Generator(device=device)
+        if state["generator"] is not None and state["generator"][0] == str(device):
+            generator.set_state(state["generator"][1])
+        else:
+            generator.manual_seed(state["train_seed"])
+
+        model = self.model_.to(device)
+        config = self._training_config()
+        config.batch_size = min(self.batch_size, encoded.n_samples)
+        optimizer = make_optimizer(
+            config.optimizer,
+            model.parameters(),
+            config.learning_rate,
+            config.weight_decay,
+        )
+        if state["optimizer"] is not None:
+            optimizer.load_state_dict(state["optimizer"])  # moves it to device
+        data = TrainingData.from_encoded(
+            encoded, device, max_device_rows=device_row_limit(encoded, device)
+        )
+        pool = TrainingData.from_encoded(
+            state["reservoir"].update(encoded).table, device
+        )
+        monitor = _RepresentationMonitor(pool, config, state["train_seed"])
+
+        start = time.perf_counter()
+        for _ in range(self.partial_fit_epochs):
+            values = train_epoch(
+                model,
+                data,
+                pool,
+                config,
+                generator,
+                optimizer,
+                len(self.loss_curve_) + 1,
+            )
+            for name, value in zip(_HISTORY_ATTRIBUTES, values):
+                getattr(self, name).append(value)
+            if self.monitor_representation:
+                model.eval()
+                monitor(model)
+                for key, series in monitor.history.items():
+                    self.representation_history_[key].append(series[-1])
+        model.eval()
+        report = self._check_collapse(model, monitor)
+
+        state["generator"] = (str(device), generator.get_state())
+        state["optimizer"] = _state_on_cpu(optimizer.state_dict())
+        self._partial_fit_state = state
+        self.table_encoder_ = table_encoder
+        self.model_ = model.cpu()
+        self.device_ = str(device)
+        self.validation_loss_curve_ = []
+        self.best_loss_ = min(self.loss_curve_)
+        self.n_iter_ = len(self.loss_curve_)
+        self.fit_time_ += time.perf_counter() - start
+        self.effective_rank_ = report["effective_rank"]
         self._n_features_out = self.n_components
         return self
 

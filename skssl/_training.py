@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import losses
 from ._augment import corrupt
-from ._training_data import Batch, minibatch_indices
+from ._training_data import Batch
 
 LOSS_TERMS = ("loss", "contrastive", "reconstruction", "kl")
 
@@ -177,17 +177,36 @@ def batch_losses(model, batch, pool, config, generator):
     return torch.stack([total, contrastive, reconstruction, kl])
 
 
-def _epoch(model, data, config, generator, optimizer):
-    sums = torch.zeros(len(LOSS_TERMS), device=data.numeric.device)
-    for index in minibatch_indices(
-        data.n_samples, config.batch_size, generator, data.numeric.device
-    ):
-        terms = batch_losses(model, data.rows(index), data, config, generator)
+def _epoch(model, data, pool, config, generator, optimizer):
+    sums = torch.zeros(len(LOSS_TERMS), device=pool.numeric.device)
+    for batch in data.epoch_batches(config.batch_size, generator):
+        terms = batch_losses(model, batch, pool, config, generator)
         optimizer.zero_grad(set_to_none=True)
         terms[0].backward()
         optimizer.step()
-        sums += terms.detach() * len(index)
+        sums += terms.detach() * batch.n_samples
     return sums / data.n_samples
+
+
+def train_epoch(model, data, pool, config, generator, optimizer, epoch):
+    """One pass over ``data``; returns the epoch's mean loss terms as floats.
+
+    Raises
+    ------
+    FloatingPointError
+        If a loss term is NaN or infinite.
+    """
+    model.train()
+    values = _epoch(model, data, pool, config, generator, optimizer).tolist()
+    # ^ the one host synchronisation per epoch
+    if not all(map(_finite, values)):
+        raise FloatingPointError(
+            f"Training diverged at epoch {epoch}: the loss became "
+            f"{values[0]} (terms {dict(zip(LOSS_TERMS, values))}). Lower "
+            "learning_rate, raise temperature, or check the input for extreme "
+            "values."
+        )
+    return values
 
 
 @torch.no_grad()
@@ -197,9 +216,10 @@ def validation_loss(model, data, pool, config, seed):
     Reusing the seed every epoch makes epochs comparable: the only thing that
     changes is the model.
     """
-    generator = torch.Generator(device=data.numeric.device).manual_seed(seed)
-    sums = torch.zeros((), device=data.numeric.device)
-    for index in torch.arange(data.n_samples, device=data.numeric.device).split(
+    device = pool.numeric.device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    sums = torch.zeros((), device=device)
+    for index in torch.arange(data.n_samples, device=device).split(
         max(config.batch_size, 2)
     ):
         sums += batch_losses(model, data.rows(index), pool, config, generator)[0] * len(
@@ -215,14 +235,17 @@ def train(
     config,
     generator,
     validation_seed,
+    pool=None,
     epoch_callback=None,
 ):
     """Fit ``model`` in place and return its :class:`History`.
 
-    With ``validation_data`` (early stopping), the weights of the epoch with
-    the best validation loss are restored at the end. ``epoch_callback(model)``
-    runs after every epoch, with the model in eval mode.
+    ``pool`` holds the rows whose column values the augmentation draws from
+    (default: ``train_data``). With ``validation_data`` (early stopping), the
+    weights of the epoch with the best validation loss are restored at the
+    end. ``epoch_callback(model)`` runs after every epoch, in eval mode.
     """
+    pool = train_data if pool is None else pool
     start = time.perf_counter()
     history = History()
     optimizer = make_optimizer(
@@ -230,23 +253,16 @@ def train(
     )
     best, best_state, epochs_without_improvement = float("inf"), None, 0
     for epoch in range(config.max_epochs):
-        model.train()
-        epoch_terms = _epoch(model, train_data, config, generator, optimizer)
-        values = epoch_terms.tolist()  # the one host synchronisation per epoch
-        if not all(map(_finite, values)):
-            raise FloatingPointError(
-                f"Training diverged at epoch {epoch + 1}: the loss became "
-                f"{values[0]} (terms {dict(zip(LOSS_TERMS, values))}). Lower "
-                "learning_rate, raise temperature, or check the input for extreme "
-                "values."
-            )
+        values = train_epoch(
+            model, train_data, pool, config, generator, optimizer, epoch + 1
+        )
         for name, value in zip(LOSS_TERMS, values):
             getattr(history, name).append(value)
         monitored = values[0]
         if validation_data is not None:
             model.eval()
             monitored = validation_loss(
-                model, validation_data, train_data, config, validation_seed
+                model, validation_data, pool, config, validation_seed
             ).item()
             if not _finite(monitored):
                 raise FloatingPointError(

@@ -1,0 +1,217 @@
+"""Out-of-core and distributed training: partial_fit, streaming, dask."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+
+import skssl._estimator as estimator_module
+from skssl import ContrastiveVAETransformer
+from skssl._encoding import EncodedTable
+from skssl._training_data import HostStreamedData, RowReservoir, TrainingData
+
+SMALL = dict(hidden_layer_sizes=(32,), n_components=4, random_state=0)
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _blobs(n=600, n_features=8, centers=3):
+    return make_blobs(n, n_features=n_features, centers=centers, random_state=0)
+
+
+def _partial_fitted(X, n_chunks, **params):
+    est = ContrastiveVAETransformer(**{**SMALL, **params})
+    for chunk in np.array_split(X, n_chunks):
+        est.partial_fit(chunk)
+    return est
+
+
+def test_partial_fit_learns_and_records_history():
+    X, y = _blobs()
+    est = _partial_fitted(X, n_chunks=4, partial_fit_epochs=3)
+    assert est.n_iter_ == 12 == len(est.loss_curve_) == len(est.kl_loss_curve_)
+    assert est.n_features_in_ == X.shape[1]
+    assert est.transform(X).shape == (len(X), 4)
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
+
+    untrained = ContrastiveVAETransformer(**SMALL, partial_fit_epochs=1)
+    untrained.partial_fit(X[:2])  # two rows: one step, close to initialisation
+    probe = LogisticRegression(max_iter=1000)
+    trained_score = cross_val_score(probe, est.transform(X), y).mean()
+    untrained_score = cross_val_score(probe, untrained.transform(X), y).mean()
+    assert trained_score >= untrained_score
+    assert trained_score > 0.9
+
+
+def test_partial_fit_is_reproducible_and_resumes_after_pickling():
+    X, _ = _blobs()
+    a = _partial_fitted(X, n_chunks=3)
+    b = _partial_fitted(X, n_chunks=3)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+
+    restored = pickle.loads(pickle.dumps(a))
+    a.partial_fit(X[:200])
+    restored.partial_fit(X[:200])
+    # Optimiser moments and the random stream travel with the estimator.
+    np.testing.assert_array_equal(a.transform(X), restored.transform(X))
+
+    c = _partial_fitted(X, n_chunks=3, random_state=1)
+    assert not np.allclose(b.transform(X), c.transform(X))
+
+
+def test_partial_fit_keeps_first_encoding_and_validates_chunks():
+    rng = np.random.default_rng(0)
+    first = pd.DataFrame(
+        {"x": rng.normal(size=50), "c": pd.Categorical(rng.choice(["a", "b"], 50))}
+    )
+    later = pd.DataFrame(
+        {"x": rng.normal(100, 1, size=50), "c": pd.Categorical(["z"] * 50)}
+    )
+    est = ContrastiveVAETransformer(**SMALL).partial_fit(first)
+    encoder = est.table_encoder_
+    est.partial_fit(later)  # unseen category and shifted column: no refit
+    assert est.table_encoder_ is encoder
+    assert est.n_iter_ == 2
+
+    with pytest.raises(ValueError, match="feature names"):
+        est.partial_fit(first[["x"]])
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        est.partial_fit(first.iloc[:1])
+
+
+def test_partial_fit_after_fit_fine_tunes():
+    X, _ = _blobs()
+    est = ContrastiveVAETransformer(**SMALL, max_epochs=3).fit(X)
+    before = est.transform(X)
+    est.partial_fit(X[:300])
+    assert est.n_iter_ == 4
+    assert not np.allclose(before, est.transform(X))
+
+
+def test_row_reservoir_is_bounded_and_uniform():
+    n, capacity, trials = 100, 10, 2000
+    counts = np.zeros(n)
+    for seed in range(trials):
+        reservoir = RowReservoir(capacity, np.random.default_rng(seed))
+        for start in range(0, n, 7):  # uneven chunks
+            rows = np.arange(start, min(n, start + 7), dtype=float)[:, None]
+            reservoir.update(
+                EncodedTable(rows, rows > -1, np.zeros((len(rows), 0), np.int64))
+            )
+        kept = reservoir.table.numeric[:, 0].astype(int)
+        assert len(kept) == capacity == len(set(kept))
+        counts[kept] += 1
+    frequency = counts / trials
+    # Each row kept with probability capacity / n = 0.1 (binomial sd ~0.0067).
+    assert np.abs(frequency - 0.1).max() < 0.03
+    assert reservoir.n_seen == n
+
+
+def test_host_streamed_epoch_covers_every_row_once_in_full_batches():
+    n, batch_size = 1000, 64
+    encoded = EncodedTable(
+        np.arange(n, dtype=float)[:, None],
+        np.ones((n, 1), bool),
+        np.zeros((n, 0), np.int64),
+    )
+    device = torch.device("cpu")
+    streamed = TrainingData.from_encoded(encoded, device, max_device_rows=150)
+    resident = TrainingData.from_encoded(encoded, device, max_device_rows=None)
+    assert isinstance(streamed, HostStreamedData)
+    generator = torch.Generator().manual_seed(0)
+    batches = list(streamed.epoch_batches(batch_size, generator))
+    rows = torch.cat([b.numeric[:, 0] for b in batches]).long()
+    assert sorted(rows.tolist()) == list(range(n))
+    resident_sizes = [
+        b.n_samples for b in resident.epoch_batches(batch_size, generator)
+    ]
+    assert [b.n_samples for b in batches] == resident_sizes
+
+
+def test_fit_streams_data_larger_than_the_device_budget(monkeypatch):
+    X, y = _blobs()
+    monkeypatch.setattr(
+        estimator_module, "device_row_limit", lambda encoded, device: 100
+    )
+    est = ContrastiveVAETransformer(**SMALL, max_epochs=10).fit(X)
+    assert est.n_iter_ == 10
+    score = cross_val_score(LogisticRegression(max_iter=1000), est.transform(X), y)
+    assert score.mean() > 0.9
+
+
+def test_transform_in_chunks_matches_one_pass(monkeypatch):
+    X, _ = _blobs()
+    est = ContrastiveVAETransformer(**SMALL, max_epochs=2).fit(X)
+    whole = est.transform(X)
+    monkeypatch.setattr(estimator_module, "_INFERENCE_CHUNK", 7)
+    # Same values up to float64 rounding (matrix products block differently).
+    np.testing.assert_allclose(est.transform(X), whole, rtol=1e-12, atol=1e-14)
+
+
+def test_dask_ml_incremental_over_array_and_dataframe():
+    da = pytest.importorskip("dask.array")
+    dd = pytest.importorskip("dask.dataframe")
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, y = _blobs()
+    incremental = wrappers.Incremental(
+        ContrastiveVAETransformer(**SMALL), shuffle_blocks=False
+    )
+    incremental.fit(da.from_array(X, chunks=150))
+    fitted = incremental.estimator_
+    assert fitted.n_iter_ == 4  # one call per block
+    Z = incremental.transform(da.from_array(X, chunks=150)).compute()
+    # Same chunks fed by hand give the same model (transform by blocks rounds
+    # float64 products differently: equal to ~1e-16).
+    by_hand = _partial_fitted(X, n_chunks=4)
+    np.testing.assert_allclose(Z, by_hand.transform(X), rtol=1e-12, atol=1e-14)
+
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["group"] = pd.Categorical(np.where(y == 0, "a", "b"))
+    incremental = wrappers.Incremental(ContrastiveVAETransformer(**SMALL))
+    incremental.fit(dd.from_pandas(frame, npartitions=3))
+    assert incremental.estimator_.n_iter_ == 3
+    assert list(incremental.estimator_.feature_names_in_) == list(frame.columns)
+
+
+def test_grid_search_on_a_dask_cluster_matches_sequential():
+    distributed = pytest.importorskip("distributed")
+    joblib = pytest.importorskip("joblib")
+    X, y = _blobs(n=200)
+    pipe = make_pipeline(
+        ContrastiveVAETransformer(**SMALL, max_epochs=3), LogisticRegression()
+    )
+    grid = {"contrastivevaetransformer__temperature": [0.1, 0.5]}
+    sequential = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        # Each worker process gets the thread budget the cluster gives it.
+        assert set(client.run(torch.get_num_threads).values()) == {1}
+        with joblib.parallel_backend("dask"):
+            on_cluster = GridSearchCV(pipe, grid, cv=2, n_jobs=-1).fit(X, y)
+    np.testing.assert_array_equal(
+        sequential.cv_results_["mean_test_score"],
+        on_cluster.cv_results_["mean_test_score"],
+    )
+    np.testing.assert_array_equal(
+        sequential.predict_proba(X), on_cluster.predict_proba(X)
+    )
