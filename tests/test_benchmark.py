@@ -32,6 +32,7 @@ from skssl.benchmark._methods import (
 from skssl.benchmark._protocol import evaluate, holdout_split
 from skssl.benchmark._report import method_summary
 from skssl.benchmark._runner import limited_threads
+from skssl.benchmark._speed import format_row, measure
 from skssl.benchmark._store import RESULT_COLUMNS, ResultStore
 
 REAL_CC18 = Path("/work/shared/datasets/cc18")
@@ -619,3 +620,45 @@ def test_store_keeps_the_last_row_of_a_repeated_key(tmp_path):
     results = store.read_results()
     assert results["accuracy"].tolist() == [0.75]
     assert store.finished_keys() == {("1", "raw", 0, "holdout")}
+
+
+def test_speed_measurement_counts_flops_and_compares_to_reference():
+    result = measure(n_rows=600, n_columns=6, batch_size=64, n_steps=3, n_warmup=1)
+    assert result.n_rows == 600 and result.batch_size == 64
+    assert result.train_rows_per_s > 0 and result.reference_rows_per_s > 0
+    assert result.speedup_vs_reference == pytest.approx(
+        result.train_rows_per_s / result.reference_rows_per_s
+    )
+    # FLOPs per training row of a 6-256-256-32 encoder (three passes) plus
+    # decoder and backward: at least the encoder's forward multiply-adds.
+    flops_per_row = result.train_gflops * 1e9 / result.train_rows_per_s
+    assert flops_per_row > 3 * 2 * (6 * 256 + 256 * 256 + 256 * 64)
+    assert 0 < result.matmul_fraction < 5
+    assert result.transform_rows_per_s > 0 and result.peak_memory_mb > 0
+    assert str(format_row(result)).count("|") == 12
+
+
+def test_speed_cli_prints_a_table_row_per_configuration(capsys):
+    status = main(
+        [
+            "speed",
+            "--rows",
+            "300",
+            "--columns",
+            "4",
+            "--batch-sizes",
+            "32",
+            "--steps",
+            "2",
+            "--no-reference",
+            "--threads",
+            "1",
+        ]
+    )
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith("| 300 |")]
+    assert len(rows) == 1 and "| 32 |" in rows[0]
+    assert any(
+        line.startswith("model: hidden_layer_sizes=(256, 256)") for line in lines
+    )

@@ -21,6 +21,7 @@ from ._plots import write_figures
 from ._protocol import HOLDOUT, OPENML, result_key
 from ._report import summary_text, write_summary
 from ._runner import BenchmarkConfig, pending_tasks, run_benchmark
+from ._speed import DEFAULT_COLUMNS, DEFAULT_ROWS, run_speed
 from ._store import ResultStore
 
 DEMO_METHODS = ["raw", "pca", "ssl", "ssl+raw", "hgb"]
@@ -55,6 +56,7 @@ examples:
   skssl-benchmark cc18 --methods ssl --learning-rates 0.001 0.002 0.003 0.005
   skssl-benchmark demo --methods raw ssl --ssl-params '{{"max_epochs": 50}}'
   skssl-benchmark report --output benchmark_results
+  skssl-benchmark speed --rows 20000 --columns 50 --batch-sizes 256 1024
 """
 
 
@@ -180,6 +182,37 @@ def build_parser():
         help="offline datasets shipped with scikit-learn (wdbc, digits, wine, iris)",
         description="A few minutes on a laptop: wdbc (breast cancer), digits, "
         "wine and iris from scikit-learn.",
+    )
+    speed = commands.add_parser(
+        "speed",
+        help="training and transform throughput against a DataLoader reference",
+        description="Training rows/s (skssl's loop and a standard "
+        "DataLoader/TensorDataset loop with the same network and loss), "
+        "transform rows/s, peak memory and achieved FLOP rate against the "
+        "measured matrix-multiply rate, per table size and batch size. Each "
+        "configuration runs in a fresh process.",
+    )
+    speed.add_argument(
+        "--rows", type=int, nargs="+", default=list(DEFAULT_ROWS), metavar="N"
+    )
+    speed.add_argument(
+        "--columns", type=int, nargs="+", default=list(DEFAULT_COLUMNS), metavar="D"
+    )
+    speed.add_argument("--batch-sizes", type=int, nargs="+", default=[256], metavar="B")
+    speed.add_argument("--device", default="auto", help="default: CUDA if available")
+    speed.add_argument(
+        "--steps", type=int, default=50, help="timed training steps (default: 50)"
+    )
+    speed.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads in each measurement (default: torch's default)",
+    )
+    speed.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip the DataLoader reference loop",
     )
     report = commands.add_parser(
         "report",
@@ -314,6 +347,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "report":
         return _rewrite_report(args)
+    if args.command == "speed":
+        run_speed(
+            rows=args.rows,
+            columns=args.columns,
+            batch_sizes=args.batch_sizes,
+            device=args.device,
+            n_steps=args.steps,
+            reference=not args.no_reference,
+            threads=args.threads,
+        )
+        return 0
     _check_args(args, parser)
     try:
         refs, source = _dataset_refs(args)

@@ -1,0 +1,388 @@
+"""``skssl-benchmark speed``: training and inference throughput.
+
+For each table size (rows x columns) and batch size, in a fresh process (so
+peak memory is that configuration's own), it measures:
+
+* training rows/s of skssl's loop (device-resident data, index-drawn
+  minibatches, one concatenated encoder pass for both views and the clean
+  rows, fused AdamW, no host synchronisation per step);
+* the same for a reference loop written the standard way: a
+  ``DataLoader(TensorDataset)`` feeding the same network and loss, three
+  encoder passes, default AdamW, ``loss.item()`` every step (what a skorch
+  ``NeuralNet`` or a hand-written loop does);
+* transform rows/s (float64 inference, in chunks) over the whole table;
+* peak memory (resident set on CPU, allocated device memory on CUDA);
+* the achieved FLOP rate of training (FLOPs of one step counted by
+  ``torch.utils.flop_counter``) as a fraction of the matrix-multiply rate
+  measured on the same device at the shapes of the model's layers.
+
+Training is timed over a fixed number of steps after a warm-up, on the whole
+table held the way ``fit`` holds it, so rates are steady-state rates.
+"""
+
+import math
+import multiprocessing
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from .. import losses
+from .._augment import corrupt
+from .._encoding import TabularEncoder
+from .._estimator import ContrastiveVAETransformer, resolve_device
+from .._training import batch_losses, make_optimizer
+from .._training_data import Batch, TrainingData
+
+DEFAULT_ROWS = (10_000, 100_000, 1_000_000)
+DEFAULT_COLUMNS = (20, 100, 500)
+# The network of the speed targets: 256-256 encoder, latent 32.
+DEFAULT_PARAMS = {"hidden_layer_sizes": (256, 256), "n_components": 32}
+
+
+@dataclass
+class SpeedResult:
+    """One row of the speed table."""
+
+    n_rows: int
+    n_columns: int
+    batch_size: int
+    device: str
+    threads: int
+    train_rows_per_s: float
+    reference_rows_per_s: float
+    speedup_vs_reference: float
+    transform_rows_per_s: float
+    peak_memory_mb: float
+    train_gflops: float
+    matmul_gflops: float
+    matmul_fraction: float
+
+
+def _synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _table(n_rows, n_columns, seed):
+    """A float table with cluster structure (float32 to bound memory)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(8, n_columns)).astype(np.float32)
+    X = centers[rng.integers(0, 8, size=n_rows)]
+    X += rng.standard_normal(size=X.shape, dtype=np.float32)
+    return X
+
+
+def _setup(X, estimator, device, batch_size):
+    table_encoder = TabularEncoder(np.zeros(X.shape[1], dtype=bool), 64).fit(X)
+    encoded = table_encoder.transform(X)
+    data = TrainingData.from_encoded(encoded, device)
+    model = estimator._build_model(table_encoder, init_seed=0).to(device)
+    config = estimator._training_config()
+    config.batch_size = batch_size
+    return encoded, data, model, config
+
+
+def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
+    generator = torch.Generator(device=device).manual_seed(0)
+    optimizer = make_optimizer(
+        config.optimizer, model.parameters(), config.learning_rate, config.weight_decay
+    )
+    model.train()
+
+    def batches():
+        while True:
+            yield from data.epoch_batches(config.batch_size, generator)
+
+    stream = batches()
+    sums = torch.zeros(4, device=device)
+
+    def step():
+        nonlocal sums
+        batch = next(stream)
+        terms = batch_losses(model, batch, data, config, generator)
+        optimizer.zero_grad(set_to_none=True)
+        terms[0].backward()
+        optimizer.step()
+        sums += terms.detach()
+
+    for _ in range(n_warmup):
+        step()
+    _synchronize(device)
+    start = time.perf_counter()
+    for _ in range(n_steps):
+        step()
+    sums.tolist()  # the host synchronisation fit does once per epoch
+    return n_steps * config.batch_size / (time.perf_counter() - start), step
+
+
+def _reference_loss(model, batch, pool, config, generator):
+    """The same objective, written as a standard loop would: 3 encoder passes."""
+    views = [
+        corrupt(batch, pool, config.corruption_rate, config.noise_scale, generator)
+        for _ in range(2)
+    ]
+    z1 = model.projection(model.encoder(*_fields(views[0]))[0])
+    z2 = model.projection(model.encoder(*_fields(views[1]))[0])
+    contrastive = losses.info_nce(z1, z2, config.temperature)
+    mean, log_var = model.encoder(*_fields(batch))
+    z = mean + (0.5 * log_var).exp() * torch.randn_like(mean)
+    numeric_mean, logits = model.decoder(z)
+    reconstruction = losses.gaussian_nll(numeric_mean, batch.numeric, batch.observed)
+    if logits is not None:
+        reconstruction = reconstruction + losses.categorical_nll(
+            logits, batch.categorical
+        )
+    kl = losses.gaussian_kl(mean, log_var).mean()
+    n_columns = batch.numeric.shape[1] + batch.categorical.shape[1]
+    vae = (reconstruction.mean() + config.kl_weight * kl) / n_columns
+    return config.contrastive_weight * contrastive + config.vae_weight * vae
+
+
+def _fields(batch):
+    return batch.numeric, batch.observed, batch.categorical
+
+
+def _time_reference_steps(model, encoded, pool, config, device, n_steps, n_warmup):
+    dataset = TensorDataset(
+        torch.as_tensor(encoded.numeric, dtype=torch.float32),
+        torch.as_tensor(encoded.observed),
+        torch.as_tensor(encoded.categorical),
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(0),
+    )
+    generator = torch.Generator(device=device).manual_seed(0)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    model.train()
+
+    def batches():
+        while True:
+            yield from loader
+
+    stream = batches()
+    running = 0.0
+
+    def step():
+        nonlocal running
+        numeric, observed, categorical = (t.to(device) for t in next(stream))
+        loss = _reference_loss(
+            model, Batch(numeric, observed, categorical), pool, config, generator
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        running += loss.item()  # logged every step, as training loops do
+
+    for _ in range(n_warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(n_steps):
+        step()
+    return n_steps * config.batch_size / (time.perf_counter() - start)
+
+
+def _matmul_gflops(model, batch_size, device, repeats=20):
+    """Matrix-multiply rate at the shapes of the model's linear layers.
+
+    Each layer is timed as (3 x batch_size rows) @ weight, the encoder's
+    concatenated pass, with float32 operands; the rate is total FLOPs over
+    total time (a harmonic mean weighted by each shape's work).
+    """
+    shapes = {
+        (module.in_features, module.out_features)
+        for module in model.modules()
+        if isinstance(module, torch.nn.Linear)
+    }
+    rows = 3 * batch_size
+    flops = seconds = 0.0
+    for n_in, n_out in sorted(shapes):
+        a = torch.randn(rows, n_in, device=device)
+        b = torch.randn(n_in, n_out, device=device)
+        for _ in range(3):
+            a @ b
+        _synchronize(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        _synchronize(device)
+        seconds += time.perf_counter() - start
+        flops += 2.0 * rows * n_in * n_out * repeats
+    return flops / seconds / 1e9
+
+
+def _flops_per_step(step):
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    return counter.get_total_flops()
+
+
+def _peak_memory_mb(device):
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # ru_maxrss is in KiB on Linux, bytes on macOS.
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def measure(
+    n_rows,
+    n_columns,
+    batch_size,
+    device="auto",
+    n_steps=50,
+    n_warmup=5,
+    reference=True,
+    params=None,
+):
+    """Measure one configuration in this process; return a :class:`SpeedResult`."""
+    device = resolve_device(device)
+    estimator = ContrastiveVAETransformer(**{**DEFAULT_PARAMS, **(params or {})})
+    X = _table(n_rows, n_columns, seed=0)
+    batch_size = min(batch_size, n_rows)
+    encoded, data, model, config = _setup(X, estimator, device, batch_size)
+
+    train_rate, step = _time_skssl_steps(model, data, config, device, n_steps, n_warmup)
+    train_flops = _flops_per_step(step)
+    reference_rate = float("nan")
+    if reference:
+        reference_model = estimator._build_model(
+            TabularEncoder(np.zeros(n_columns, dtype=bool), 64).fit(X[:2]), 0
+        ).to(device)
+        reference_rate = _time_reference_steps(
+            reference_model, encoded, data, config, device, n_steps, n_warmup
+        )
+        del reference_model
+    del data, model
+
+    estimator.set_params(max_epochs=1, device=str(device), random_state=0)
+    estimator.fit(X[: min(n_rows, 2 * batch_size)])  # a fitted model to time
+    start = time.perf_counter()
+    estimator.transform(X)
+    transform_rate = n_rows / (time.perf_counter() - start)
+
+    achieved = train_flops * train_rate / batch_size / 1e9
+    matmul = _matmul_gflops(estimator.model_, batch_size, device)
+    return SpeedResult(
+        n_rows=n_rows,
+        n_columns=n_columns,
+        batch_size=batch_size,
+        device=str(device),
+        threads=torch.get_num_threads(),
+        train_rows_per_s=train_rate,
+        reference_rows_per_s=reference_rate,
+        speedup_vs_reference=train_rate / reference_rate,
+        transform_rows_per_s=transform_rate,
+        peak_memory_mb=_peak_memory_mb(device),
+        train_gflops=achieved,
+        matmul_gflops=matmul,
+        matmul_fraction=achieved / matmul,
+    )
+
+
+def _measure_in_child(queue, kwargs, threads):
+    if threads:
+        torch.set_num_threads(threads)
+    queue.put(asdict(measure(**kwargs)))
+
+
+def measure_isolated(threads=None, **kwargs):
+    """:func:`measure` in a fresh process, so peak memory is its own."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_measure_in_child, args=(queue, kwargs, threads))
+    process.start()
+    result = queue.get()
+    process.join()
+    return SpeedResult(**result)
+
+
+_HEADER = (
+    "| rows | cols | batch | train rows/s | reference rows/s | speed-up "
+    "| transform rows/s | peak MB | train GFLOP/s | matmul GFLOP/s | of matmul |"
+)
+
+
+def _or_na(value, spec):
+    return "n/a" if math.isnan(value) else format(value, spec)
+
+
+def format_row(result):
+    """A Markdown table row for ``result``."""
+    return (
+        f"| {result.n_rows:,} | {result.n_columns} | {result.batch_size} "
+        f"| {result.train_rows_per_s:,.0f} "
+        f"| {_or_na(result.reference_rows_per_s, ',.0f')} "
+        f"| {_or_na(result.speedup_vs_reference, '.2f')}x "
+        f"| {result.transform_rows_per_s:,.0f} | {result.peak_memory_mb:,.0f} "
+        f"| {result.train_gflops:.1f} | {result.matmul_gflops:.1f} "
+        f"| {result.matmul_fraction:.0%} |"
+    )
+
+
+def run_speed(
+    rows=DEFAULT_ROWS,
+    columns=DEFAULT_COLUMNS,
+    batch_sizes=(256,),
+    device="auto",
+    n_steps=50,
+    reference=True,
+    threads=None,
+    out=None,
+):
+    """Print the speed table, one configuration per line as it finishes."""
+    out = sys.stdout if out is None else out
+    resolved = resolve_device(device)
+    settings = ContrastiveVAETransformer(**DEFAULT_PARAMS).get_params()
+    print(
+        f"device: {resolved}; torch {torch.__version__}; threads: "
+        f"{threads or torch.get_num_threads()}; {n_steps} timed training steps "
+        "per configuration after 5 warm-up steps",
+        file=out,
+    )
+    print(
+        "model: "
+        + ", ".join(
+            f"{key}={settings[key]}"
+            for key in (
+                "hidden_layer_sizes",
+                "n_components",
+                "projection_dim",
+                "contrastive_weight",
+                "vae_weight",
+                "corruption_rate",
+                "optimizer",
+            )
+        ),
+        file=out,
+    )
+    print(_HEADER, file=out)
+    print("|" + "---|" * (_HEADER.count("|") - 1), file=out)
+    results = []
+    for n_rows in rows:
+        for n_columns in columns:
+            for batch_size in batch_sizes:
+                result = measure_isolated(
+                    threads=threads,
+                    n_rows=n_rows,
+                    n_columns=n_columns,
+                    batch_size=batch_size,
+                    device=device,
+                    n_steps=n_steps,
+                    reference=reference,
+                )
+                results.append(result)
+                print(format_row(result), file=out, flush=True)
+    return results
