@@ -30,14 +30,7 @@ def info_nce(z1, z2, temperature):
         Mean over the ``2B`` anchors of
         ``-log(exp(s_pos / t) / sum_{j != i} exp(s_ij / t))``.
     """
-    n = z1.shape[0]
-    z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)
-    logits = (z @ z.T) / temperature
-    self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
-    logits = logits.masked_fill(self_mask, -math.inf)
-    positives = torch.cat(
-        [torch.arange(n, 2 * n, device=z.device), torch.arange(0, n, device=z.device)]
-    )
+    logits, positives, _, _ = _contrastive_logits(z1, z2, temperature)
     return F.cross_entropy(logits, positives)
 
 
