@@ -57,21 +57,24 @@ def corrupt(batch, pool, corruption_rate, noise_scale, generator):
         if n_numeric:
             replace_num = replace[:, :n_numeric]
             donor_num = donors[:, :n_numeric]
-            columns = torch.arange(n_numeric, device=device).expand(n_rows, -1)
+            # Flat indices into the row-major pool: take() is a plain gather,
+            # cheaper than two-tensor advanced indexing.
+            flat = donor_num * n_numeric + torch.arange(n_numeric, device=device)
             numeric = torch.where(
-                replace_num, pool.numeric[donor_num, columns], numeric
+                replace_num, pool.numeric.reshape(-1).take(flat), numeric
             )
             observed = torch.where(
-                replace_num, pool.observed[donor_num, columns], observed
+                replace_num, pool.observed.reshape(-1).take(flat), observed
             )
         if n_columns > n_numeric:
             replace_cat = replace[:, n_numeric:]
             donor_cat = donors[:, n_numeric:]
-            columns = torch.arange(n_columns - n_numeric, device=device).expand(
-                n_rows, -1
+            n_categorical = n_columns - n_numeric
+            flat = donor_cat * n_categorical + torch.arange(
+                n_categorical, device=device
             )
             categorical = torch.where(
-                replace_cat, pool.categorical[donor_cat, columns], categorical
+                replace_cat, pool.categorical.reshape(-1).take(flat), categorical
             )
     if noise_scale > 0 and n_numeric:
         noise = torch.randn(
