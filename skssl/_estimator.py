@@ -788,17 +788,21 @@ class ContrastiveVAETransformer(
         return copy.deepcopy(self.model_).to(device=device, dtype=torch.float64).eval()
 
     def _encoded_chunks(self, X, device):
-        """Yield (numeric, observed, categorical) float64 tensors, chunk by chunk."""
+        """Yield (numeric, observed, categorical) float64 tensors, chunk by chunk.
+
+        Rows are encoded chunk by chunk too, so memory beyond the input and
+        the output stays bounded whatever the number of rows.
+        """
         X, _ = self._validate_input(X, reset=False)
-        encoded = self.table_encoder_.transform(X)
-        for start in range(0, encoded.n_samples, _INFERENCE_CHUNK):
-            stop = start + _INFERENCE_CHUNK
+        rows = X.iloc if isinstance(X, pd.DataFrame) else X
+        for start in range(0, X.shape[0], _INFERENCE_CHUNK):
+            encoded = self.table_encoder_.transform(
+                rows[start : start + _INFERENCE_CHUNK]
+            )
             yield (
-                torch.as_tensor(encoded.numeric[start:stop], dtype=torch.float64).to(
-                    device
-                ),
-                torch.as_tensor(encoded.observed[start:stop]).to(device),
-                torch.as_tensor(encoded.categorical[start:stop]).to(device),
+                torch.as_tensor(encoded.numeric, dtype=torch.float64).to(device),
+                torch.as_tensor(encoded.observed).to(device),
+                torch.as_tensor(encoded.categorical).to(device),
             )
 
     def transform(self, X):

@@ -215,3 +215,23 @@ def test_grid_search_on_a_dask_cluster_matches_sequential():
     np.testing.assert_array_equal(
         sequential.predict_proba(X), on_cluster.predict_proba(X)
     )
+
+
+def test_transform_encodes_rows_chunk_by_chunk(monkeypatch):
+    X, _ = _blobs()
+    est = ContrastiveVAETransformer(**SMALL, max_epochs=2).fit(X)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    est_frame = ContrastiveVAETransformer(**SMALL, max_epochs=2).fit(frame)
+    monkeypatch.setattr(estimator_module, "_INFERENCE_CHUNK", 64)
+    for fitted, data in ((est, X), (est_frame, frame)):
+        encoder = fitted.table_encoder_
+        seen = []
+        original = encoder.transform
+
+        def spy(rows, original=original, seen=seen):
+            seen.append(len(rows))
+            return original(rows)
+
+        monkeypatch.setattr(encoder, "transform", spy)
+        assert fitted.transform(data).shape == (len(X), 4)
+        assert max(seen) == 64 and sum(seen) == len(X)
