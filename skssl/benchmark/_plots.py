@@ -148,8 +148,10 @@ def plot_ssl_vs_raw(results, path, baseline=BASELINE):
 
 
 def plot_method_bars(results, methods, path, title, labels=None, baseline=BASELINE):
-    """Mean accuracy of ``methods`` over the datasets they all ran on.
+    """Mean accuracy of ``methods`` over the (dataset, seed) pairs they all ran on.
 
+    Methods are compared on the same splits only: when, say, ablations ran
+    with one seed and the full model with three, the bars use that one seed.
     Error bars are standard errors over datasets; a dashed line marks
     ``baseline`` on the same datasets when it was run.
 
@@ -168,10 +170,16 @@ def plot_method_bars(results, methods, path, title, labels=None, baseline=BASELI
     path : Path or None
         None when fewer than two of ``methods`` were run.
     """
-    scores = per_dataset_scores(results, "accuracy")
-    present = [method for method in methods if method in scores.columns]
+    present = [method for method in methods if method in set(results["method"])]
     if len(present) < 2:
         return None
+    splits = ["dataset", "seed"]
+    common = None
+    for method in present:
+        keys = set(map(tuple, results.loc[results["method"] == method, splits].values))
+        common = keys if common is None else common & keys
+    on_common = results[[tuple(key) in common for key in results[splits].values]]
+    scores = per_dataset_scores(on_common, "accuracy")
     columns = present + ([baseline] if baseline in scores.columns else [])
     complete = scores[columns].dropna()
     if complete.empty:
@@ -252,10 +260,13 @@ def write_figures(results, curves, output_dir):
         ),
         plot_method_bars(
             results,
-            learning_rate_methods,
+            ["ssl", *learning_rate_methods],
             output_dir / "learning_rates.png",
             "Learning rates",
-            labels={m: m.removeprefix("lr=") for m in learning_rate_methods},
+            labels={
+                "ssl": "default (ssl)",
+                **{m: m.removeprefix("lr=") for m in learning_rate_methods},
+            },
         ),
     ]
     return [path for path in paths if path is not None]
