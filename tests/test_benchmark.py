@@ -662,3 +662,18 @@ def test_speed_cli_prints_a_table_row_per_configuration(capsys):
     assert any(
         line.startswith("model: hidden_layer_sizes=(256, 256)") for line in lines
     )
+
+
+def test_changed_settings_are_refused_with_the_differences_named(tmp_path):
+    store = ResultStore(tmp_path)
+    store.check_config({"ssl_params": {"temperature": 0.2, "n_components": 128}})
+    store.results_path.write_text("")  # some results exist
+    store.check_config({"ssl_params": {"temperature": 0.2, "n_components": 128}})
+    with pytest.raises(ValueError) as error:
+        store.check_config(
+            {"ssl_params": {"temperature": 0.5, "n_components": 128, "new": 1}}
+        )
+    message = str(error.value)
+    assert "ssl_params.temperature: 0.2 -> 0.5" in message
+    assert "ssl_params.new: <absent> -> 1" in message
+    assert "n_components" not in message

@@ -115,12 +115,19 @@ class ResultStore:
         if self.config_path.is_file() and self.results_path.is_file():
             recorded = json.loads(self.config_path.read_text())
             if recorded != config:
+                differences = "\n".join(
+                    f"  {key}: {old} -> {new}"
+                    for key, old, new in _differences(recorded, config)
+                )
                 raise ValueError(
-                    f"The results in {self.output_dir} were computed with\n"
-                    f"  {json.dumps(recorded, sort_keys=True)}\nbut this run uses\n"
-                    f"  {json.dumps(config, sort_keys=True)}.\n"
+                    f"The results in {self.output_dir} were computed with other "
+                    f"settings (recorded -> this run; <absent> where a setting, "
+                    f"e.g. a parameter added by an upgrade, is new):\n"
+                    f"{differences}\n"
                     "Use another --output folder (or delete that one) so that "
-                    "results of different settings are not mixed."
+                    "results of different settings are not mixed; if a new "
+                    f"setting is known not to change results, add it to "
+                    f"{self.config_path}."
                 )
             return
         self.config_path.write_text(json.dumps(config, indent=2, sort_keys=True))
@@ -194,3 +201,20 @@ class ResultStore:
     def _append_line(path, line):
         with path.open("a") as file:
             file.write(line + "\n")
+
+
+def _differences(recorded, current, prefix=""):
+    """(dotted key, recorded value, current value) for each differing leaf."""
+    absent = "<absent>"
+    for key in sorted(set(recorded) | set(current)):
+        old, new = recorded.get(key, absent), current.get(key, absent)
+        if isinstance(old, dict) and isinstance(new, dict):
+            yield from _differences(old, new, f"{prefix}{key}.")
+        elif old != new:
+            yield tuple(
+                [f"{prefix}{key}"]
+                + [
+                    value if value is absent else json.dumps(value)
+                    for value in (old, new)
+                ]
+            )
