@@ -45,6 +45,10 @@ class RepresentationCollapseWarning(UserWarning):
     """The learned embeddings span far fewer dimensions than available."""
 
 
+def _empty_representation_history():
+    return {"alignment": [], "uniformity": [], "effective_rank": []}
+
+
 class _RepresentationMonitor:
     """Alignment, uniformity and effective rank of the posterior means.
 
@@ -65,7 +69,7 @@ class _RepresentationMonitor:
             corrupt(self.clean, data, rate, config.noise_scale, generator)
             for _ in range(2)
         ]
-        self.history = {"alignment": [], "uniformity": [], "effective_rank": []}
+        self.history = _empty_representation_history()
 
     @torch.no_grad()
     def embed(self, model, batch):
@@ -716,12 +720,6 @@ class ContrastiveVAETransformer(
                 for name in _HISTORY_ATTRIBUTES:
                     setattr(self, name, [])
                 self.fit_time_ = 0.0
-                if self.monitor_representation:
-                    self.representation_history_ = {
-                        "alignment": [],
-                        "uniformity": [],
-                        "effective_rank": [],
-                    }
         generator = torch.Generator(device=device)
         if state["generator"] is not None and state["generator"][0] == str(device):
             generator.set_state(state["generator"][1])
@@ -746,6 +744,13 @@ class ContrastiveVAETransformer(
             state["reservoir"].update(encoded).table, device
         )
         monitor = _RepresentationMonitor(pool, config, state["train_seed"])
+        if self.monitor_representation:
+            # The monitor appends to the history kept across calls (and
+            # started here if an earlier fit or call did not monitor).
+            monitor.history = getattr(self, "representation_history_", None) or (
+                _empty_representation_history()
+            )
+            self.representation_history_ = monitor.history
 
         start = time.perf_counter()
         for _ in range(self.partial_fit_epochs):
@@ -763,8 +768,6 @@ class ContrastiveVAETransformer(
             if self.monitor_representation:
                 model.eval()
                 monitor(model)
-                for key, series in monitor.history.items():
-                    self.representation_history_[key].append(series[-1])
         model.eval()
         report = self._check_collapse(model, monitor)
 

@@ -235,3 +235,13 @@ def test_transform_encodes_rows_chunk_by_chunk(monkeypatch):
         monkeypatch.setattr(encoder, "transform", spy)
         assert fitted.transform(data).shape == (len(X), 4)
         assert max(seen) == 64 and sum(seen) == len(X)
+
+
+def test_partial_fit_records_representation_history():
+    X, _ = _blobs()
+    est = _partial_fitted(X, n_chunks=2, monitor_representation=True)
+    assert all(len(v) == est.n_iter_ == 2 for v in est.representation_history_.values())
+    # Monitoring switched on after a fit without it starts a history.
+    fitted = ContrastiveVAETransformer(**SMALL, max_epochs=2).fit(X)
+    fitted.set_params(monitor_representation=True).partial_fit(X)
+    assert all(len(v) == 1 for v in fitted.representation_history_.values())

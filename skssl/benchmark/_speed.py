@@ -85,7 +85,31 @@ def _setup(X, estimator, device, batch_size):
     model = estimator._build_model(table_encoder, init_seed=0).to(device)
     config = estimator._training_config()
     config.batch_size = batch_size
-    return encoded, data, model, config
+    return table_encoder, encoded, data, model, config
+
+
+def _forever(epoch):
+    """The batches of ``epoch()``, then of ``epoch()`` again, without end."""
+    while True:
+        yield from epoch()
+
+
+def _rows_per_second(step, n_steps, n_warmup, batch_size, device, finish=None):
+    """Training rows/s of ``step`` over ``n_steps`` after ``n_warmup`` steps.
+
+    ``finish`` runs inside the timed span (e.g. the loop's own host
+    synchronisation).
+    """
+    for _ in range(n_warmup):
+        step()
+    _synchronize(device)
+    start = time.perf_counter()
+    for _ in range(n_steps):
+        step()
+    if finish is not None:
+        finish()
+    _synchronize(device)
+    return n_steps * batch_size / (time.perf_counter() - start)
 
 
 def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
@@ -94,12 +118,7 @@ def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
         config.optimizer, model.parameters(), config.learning_rate, config.weight_decay
     )
     model.train()
-
-    def batches():
-        while True:
-            yield from data.epoch_batches(config.batch_size, generator)
-
-    stream = batches()
+    stream = _forever(lambda: data.epoch_batches(config.batch_size, generator))
     sums = torch.zeros(4, device=device)
 
     def step():
@@ -111,14 +130,15 @@ def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
         optimizer.step()
         sums += terms.detach()
 
-    for _ in range(n_warmup):
-        step()
-    _synchronize(device)
-    start = time.perf_counter()
-    for _ in range(n_steps):
-        step()
-    sums.tolist()  # the host synchronisation fit does once per epoch
-    return n_steps * config.batch_size / (time.perf_counter() - start), step
+    rate = _rows_per_second(
+        step,
+        n_steps,
+        n_warmup,
+        config.batch_size,
+        device,
+        finish=sums.tolist,  # the host synchronisation fit does once per epoch
+    )
+    return rate, step
 
 
 def _reference_loss(model, batch, pool, config, generator):
@@ -166,12 +186,7 @@ def _time_reference_steps(model, encoded, pool, config, device, n_steps, n_warmu
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     model.train()
-
-    def batches():
-        while True:
-            yield from loader
-
-    stream = batches()
+    stream = _forever(lambda: loader)
     running = 0.0
 
     def step():
@@ -185,12 +200,7 @@ def _time_reference_steps(model, encoded, pool, config, device, n_steps, n_warmu
         optimizer.step()
         running += loss.item()  # logged every step, as training loops do
 
-    for _ in range(n_warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(n_steps):
-        step()
-    return n_steps * config.batch_size / (time.perf_counter() - start)
+    return _rows_per_second(step, n_steps, n_warmup, config.batch_size, device)
 
 
 def _matmul_gflops(model, batch_size, device, repeats=20):
@@ -252,15 +262,15 @@ def measure(
     estimator = ContrastiveVAETransformer(**{**DEFAULT_PARAMS, **(params or {})})
     X = _table(n_rows, n_columns, seed=0)
     batch_size = min(batch_size, n_rows)
-    encoded, data, model, config = _setup(X, estimator, device, batch_size)
+    table_encoder, encoded, data, model, config = _setup(
+        X, estimator, device, batch_size
+    )
 
     train_rate, step = _time_skssl_steps(model, data, config, device, n_steps, n_warmup)
     train_flops = _flops_per_step(step)
     reference_rate = float("nan")
     if reference:
-        reference_model = estimator._build_model(
-            TabularEncoder(np.zeros(n_columns, dtype=bool), 64).fit(X[:2]), 0
-        ).to(device)
+        reference_model = estimator._build_model(table_encoder, 0).to(device)
         reference_rate = _time_reference_steps(
             reference_model, encoded, data, config, device, n_steps, n_warmup
         )
