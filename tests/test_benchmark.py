@@ -29,7 +29,7 @@ from skssl.benchmark._methods import (
     get_method,
     make_raw_encoder,
 )
-from skssl.benchmark._protocol import evaluate, holdout_split
+from skssl.benchmark._protocol import evaluate, holdout_split, validation_split
 from skssl.benchmark._report import method_summary
 from skssl.benchmark._runner import limited_threads
 from skssl.benchmark._speed import format_row, measure
@@ -151,6 +151,41 @@ def test_holdout_split_falls_back_when_a_class_has_one_row():
     assert len(train) == 16 and len(test) == 4
 
 
+def test_validation_split_never_reads_the_test_rows():
+    y = np.array([0] * 60 + [1] * 30 + [2] * 10)
+    for seed in (0, 1, 2):
+        train, test = holdout_split(y, seed)
+        fit, validation = validation_split(y, seed)
+        # Both parts come from the training part of the same seed's split.
+        assert np.union1d(fit, validation).tolist() == train.tolist()
+        assert np.intersect1d(fit, validation).size == 0
+        assert np.intersect1d(validation, test).size == 0
+        # 25 % of the training part: as many rows as the test part.
+        assert len(validation) == len(test) == 20
+        assert np.bincount(y[validation]).tolist() == [12, 6, 2]
+    fit_again, validation_again = validation_split(y, 0)
+    assert np.array_equal(validation_again, validation_split(y, 0)[1])
+    assert not np.array_equal(validation_again, validation_split(y, 1)[1])
+
+
+def test_evaluate_on_the_validation_split_scores_training_rows(monkeypatch):
+    seen = {}
+
+    class Spy(DummyClassifier):
+        def predict(self, X):
+            seen["predict_index"] = X.index.to_numpy()
+            return super().predict(X)
+
+    monkeypatch.setitem(METHODS, "spy", lambda context: Spy())
+    dataset = load_dataset(DatasetRef("61", "iris", "sklearn", "load_iris"))
+    outcome = evaluate(dataset, "spy", seed=1, split="validation")
+    train, test = holdout_split(dataset.y, seed=1)
+    assert np.isin(seen["predict_index"], train).all()
+    assert not np.isin(seen["predict_index"], test).any()
+    assert outcome.row["split"] == "validation"
+    assert (outcome.row["n_train"], outcome.row["n_test"]) == (90, 30)
+
+
 # ------------------------------------------------------------------ encoding
 def test_raw_encoder_learns_from_training_rows_only():
     table = make_table(80)
@@ -217,6 +252,33 @@ def test_method_factories_apply_cli_params_under_method_overrides():
     assert find_ssl_transformer(get_method("raw")(context)) is None
     with pytest.raises(ValueError, match="Unknown method"):
         get_method("lr=fast")
+
+
+def test_methods_with_settings_in_their_name():
+    context = MethodContext(["a"], [], seed=3, ssl_params={"temperature": 0.1})
+    ssl = find_ssl_transformer(
+        get_method("ssl[temperature=0.5, hidden_layer_sizes=[32,16]]")(context)
+    )
+    assert (ssl.temperature, ssl.hidden_layer_sizes) == (0.5, (32, 16))
+    assert ssl.random_state == 3
+    both = get_method("ssl+raw[contrastive_loss=renyi,self_labeling=0.5]")(context)
+    learned = find_ssl_transformer(both)
+    assert (learned.contrastive_loss, learned.self_labeling) == ("renyi", 0.5)
+    # The CLI parameters still apply where the name sets nothing.
+    assert learned.temperature == 0.1
+    assert "raw" in dict(both.named_steps["features"].transformer_list)
+    assert _methods.canonical_method_name("ssl[temperature=0.50,kl_weight=1]") == (
+        "ssl[kl_weight=1,temperature=0.5]"
+    )
+    for bad, message in [
+        ("ssl[not_a_param=1]", "unknown ContrastiveVAETransformer parameter"),
+        ("ssl[temperature=-1]", "temperature"),
+        ("ssl[temperature]", "key=value"),
+        ("ssl[random_state=1]", "random_state"),
+        ("pca[n_components=3]", "Unknown method"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            get_method(bad)
 
 
 def test_every_registered_method_runs_on_mixed_data_with_nan():
@@ -575,6 +637,37 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["cc18", "--data-dir", str(tmp_path), "--openml-splits"])
     assert main(["demo", "--methods", "nope", "--output", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit):
+        main(["demo", "--methods", "ssl[temperature=0]", "--output", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        main(["cc18", "--openml-splits", "--validation", "--output", str(tmp_path)])
+
+
+def test_cli_validation_runs_are_kept_apart_from_test_results(data_dir, tmp_path):
+    output = tmp_path / "results"
+    common = ["cc18", "--data-dir", str(data_dir), "--datasets", "alpha"]
+    common += ["--seeds", "0", "--output", str(output), "--no-progress"]
+    common += TINY_SSL_ARG
+    methods = ["--methods", "raw", "ssl[temperature=0.5]"]
+    assert main(common + methods + ["--validation"]) == 0
+    assert main(common + ["--methods", "raw"]) == 0
+    rows = read_rows(output / "results.csv")
+    assert sorted((r["method"], r["split"]) for r in rows) == [
+        ("raw", "holdout"),
+        ("raw", "validation"),
+        ("ssl[temperature=0.5]", "validation"),
+    ]
+    validation_raw = next(
+        r for r in rows if r["split"] == "validation" and r["method"] == "raw"
+    )
+    n_samples = int(validation_raw["n_samples"])
+    assert int(validation_raw["n_test"]) == round(0.2 * n_samples)
+    # A report over both kinds of split must say which one it summarises.
+    assert main(["report", "--output", str(output)]) == 2
+    assert main(["report", "--output", str(output), "--split", "validation"]) == 0
+    summary = (output / "summary.md").read_text()
+    assert "| ssl[temperature=0.5] | 1 |" in summary
+    assert "split validation" in summary
 
 
 # ------------------------------------------------------------------- report

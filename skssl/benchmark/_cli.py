@@ -16,9 +16,9 @@ from ._data import (
     read_manifest,
     select_datasets,
 )
-from ._methods import METHODS, learning_rate_method, parse_learning_rate
+from ._methods import METHODS, canonical_method_name, learning_rate_method
 from ._plots import write_figures
-from ._protocol import HOLDOUT, OPENML, result_key
+from ._protocol import HOLDOUT, OPENML, SPLITS, VALIDATION, result_key
 from ._report import summary_text, write_summary
 from ._runner import BenchmarkConfig, pending_tasks, run_benchmark
 from ._speed import DEFAULT_COLUMNS, DEFAULT_ROWS, run_speed
@@ -39,11 +39,17 @@ table and its features are standardised before the probe.
 
 Finished rows of OUTPUT/results.csv are never recomputed: rerun the same
 command to resume an interrupted run.
+
+To choose settings, use --validation: it fits on 75 % of each training part
+and scores the other 25 %, never reading the test rows; then compare the
+chosen settings once on the test splits.
 """
 
 _METHODS_HELP = textwrap.fill(
-    f"methods: {', '.join(METHODS)}, and lr=<value> (the SSL model at that "
-    "learning rate, also made by --learning-rates).",
+    f"methods: {', '.join(METHODS)}; lr=<value> (the SSL model at that "
+    "learning rate, also made by --learning-rates); ssl[key=value,...] and "
+    "ssl+raw[key=value,...] (those methods with ContrastiveVAETransformer "
+    "parameters, e.g. 'ssl[temperature=0.5,self_labeling=0.5]').",
     width=79,
 )
 _EPILOG = f"""\
@@ -55,6 +61,7 @@ examples:
   skssl-benchmark cc18 --data-dir /path/to/cc18 --datasets wdbc credit_g
   skssl-benchmark cc18 --methods ssl --learning-rates 0.001 0.002 0.003 0.005
   skssl-benchmark demo --methods raw ssl --ssl-params '{{"max_epochs": 50}}'
+  skssl-benchmark cc18 --validation --methods raw ssl 'ssl[temperature=0.5]'
   skssl-benchmark report --output benchmark_results
   skssl-benchmark speed --rows 20000 --columns 50 --batch-sizes 256 1024
 """
@@ -109,6 +116,12 @@ def build_parser():
         metavar="JSON",
         help="ContrastiveVAETransformer parameters for every SSL-based method, "
         'e.g. \'{"max_epochs": 50, "device": "cpu"}\'',
+    )
+    common.add_argument(
+        "--validation",
+        action="store_true",
+        help="score on a validation part of each training part (25 %%) instead "
+        "of the test part, which is not read: for choosing settings",
     )
     common.add_argument(
         "--n-jobs",
@@ -219,6 +232,12 @@ def build_parser():
         help="rewrite summary.md and the figures from all rows of results.csv",
     )
     report.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    report.add_argument(
+        "--split",
+        choices=SPLITS,
+        help="which rows to summarise when the folder holds several kinds of "
+        "split (test holdout, OpenML folds, validation)",
+    )
     return parser
 
 
@@ -229,13 +248,7 @@ def _methods(args):
     )
     methods += [learning_rate_method(lr) for lr in args.learning_rates]
     # "lr=0.0010" and "lr=1e-3" name the same method as "lr=0.001".
-    canonical = [
-        learning_rate_method(parse_learning_rate(method))
-        if parse_learning_rate(method) is not None
-        else method
-        for method in methods
-    ]
-    return list(dict.fromkeys(canonical))
+    return list(dict.fromkeys(canonical_method_name(method) for method in methods))
 
 
 def _dataset_refs(args):
@@ -269,6 +282,8 @@ def _check_args(args, parser):
         parser.error("--seeds must be non-negative")
     if any(lr <= 0 for lr in args.learning_rates):
         parser.error("--learning-rates must be positive")
+    if getattr(args, "openml_splits", False) and args.validation:
+        parser.error("--openml-splits and --validation are exclusive")
     if getattr(args, "openml_splits", False) and args.data_dir is not None:
         parser.error(
             "--openml-splits needs the OpenML tasks, not a --data-dir copy "
@@ -283,6 +298,11 @@ def _check_args(args, parser):
             f"--ssl-params: unknown ContrastiveVAETransformer parameter(s) "
             f"{', '.join(unknown)}"
         )
+    for method in args.methods or []:
+        try:
+            canonical_method_name(method)
+        except ValueError as exc:
+            parser.error(f"--methods: {exc}")
 
 
 def _report(store, results, curves, failures, description, wall_seconds):
@@ -323,10 +343,22 @@ def _rewrite_report(args):
     if results.empty:
         print(f"No results in {store.results_path}.", file=sys.stderr)
         return 1
+    splits = sorted(results["split"].unique())
+    split = args.split
+    if split is None and len(splits) > 1:
+        print(
+            f"skssl-benchmark: error: {store.results_path} holds rows of "
+            f"several splits ({', '.join(splits)}); choose one with --split.",
+            file=sys.stderr,
+        )
+        return 2
+    split = split or splits[0]
+    results = results[results["split"] == split]
     finished = store.finished_keys()
-    failures = _unresolved_failures(store, finished, lambda key: True)
-    description = [f"All rows of {store.results_path}."]
-    _report(store, results, store.read_curves(), failures, description, 0.0)
+    failures = _unresolved_failures(store, finished, lambda key: key[3] == split)
+    curves = [record for record in store.read_curves() if record["split"] == split]
+    description = [f"All rows of {store.results_path} with split {split}."]
+    _report(store, results, curves, failures, description, 0.0)
     return 0
 
 
@@ -368,7 +400,11 @@ def main(argv=None):
         print("skssl-benchmark: error: no datasets selected", file=sys.stderr)
         return 2
 
-    split = OPENML if getattr(args, "openml_splits", False) else HOLDOUT
+    split = HOLDOUT
+    if getattr(args, "openml_splits", False):
+        split = OPENML
+    elif args.validation:
+        split = VALIDATION
     config = BenchmarkConfig(
         datasets=refs,
         methods=_methods(args),
@@ -402,11 +438,11 @@ def main(argv=None):
         return 130
 
     results, curves, failures = _rows_of_run(store, config)
-    split_text = (
-        "OpenML task folds (seed = fold index)"
-        if split == OPENML
-        else "stratified 80/20 holdout per seed"
-    )
+    split_text = {
+        OPENML: "OpenML task folds (seed = fold index)",
+        HOLDOUT: "stratified 80/20 holdout per seed",
+        VALIDATION: "VALIDATION: 75/25 of each 80 % training part (test rows not read)",
+    }[split]
     description = [
         f"Data: {source}; {len(refs)} datasets.",
         f"Methods: {', '.join(config.methods)}.",

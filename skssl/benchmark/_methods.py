@@ -10,9 +10,14 @@ Adding a method is one line in :data:`METHODS` (here, in this module, so that
 parallel worker processes know it too), e.g. a contrastive-loss variant::
 
     "loss=balanced": ssl_probe(contrastive_loss="balanced"),
+
+Settings can also be given in the method's name, for trying candidates
+without editing code: ``ssl[temperature=0.5,self_labeling=0.5]`` and
+``ssl+raw[...]`` are the SSL methods with those estimator parameters.
 """
 
 import inspect
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -39,6 +44,7 @@ MAX_ONE_HOT_CATEGORIES = 64
 MAX_HGB_CATEGORIES = 255
 
 _LEARNING_RATE_METHOD = re.compile(r"^lr=(?P<value>.+)$")
+_CONFIGURED_METHOD = re.compile(r"^(?P<base>ssl|ssl\+raw)\[(?P<settings>.*)\]$")
 
 
 @dataclass(frozen=True)
@@ -404,14 +410,121 @@ def parse_learning_rate(method):
         return None
 
 
+def _split_top_level(text, separator=","):
+    """Split ``text`` at separators outside brackets: "a=[1,2],b=3" -> 2 parts."""
+    parts, depth, start = [], 0, 0
+    for position, char in enumerate(text):
+        depth += char in "[{("
+        depth -= char in "]})"
+        if char == separator and depth == 0:
+            parts.append(text[start:position])
+            start = position + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _format_setting(value):
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def parse_configured_method(name):
+    """Base method and estimator settings of ``ssl[...]`` / ``ssl+raw[...]``.
+
+    Values are read as JSON (numbers, ``true``, ``null``, lists), anything
+    else as a string. The settings are checked against
+    :class:`ContrastiveVAETransformer`'s parameter constraints.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    base : str or None
+        ``"ssl"`` or ``"ssl+raw"``; None when ``name`` has no settings.
+    settings : dict
+
+    Raises
+    ------
+    ValueError
+        For a malformed setting, an unknown parameter or an invalid value.
+
+    Examples
+    --------
+    >>> parse_configured_method("ssl[temperature=0.5,contrastive_loss=renyi]")
+    ('ssl', {'temperature': 0.5, 'contrastive_loss': 'renyi'})
+    >>> parse_configured_method("ssl")
+    (None, {})
+    """
+    match = _CONFIGURED_METHOD.match(name)
+    if match is None:
+        return None, {}
+    settings = {}
+    for part in _split_top_level(match["settings"]):
+        key, equals, text = part.partition("=")
+        key, text = key.strip(), text.strip()
+        if not equals or not key or not text:
+            raise ValueError(
+                f"Method {name!r}: settings must read key=value, got {part!r}."
+            )
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        settings[key] = tuple(value) if isinstance(value, list) else value
+    if "random_state" in settings:
+        raise ValueError(f"Method {name!r}: random_state is set by the seed.")
+    known = ContrastiveVAETransformer().get_params()
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ValueError(
+            f"Method {name!r}: unknown ContrastiveVAETransformer parameter(s) "
+            f"{', '.join(unknown)}."
+        )
+    try:
+        ContrastiveVAETransformer(**settings)._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Method {name!r}: {exc}") from exc
+    return match["base"], settings
+
+
+def configured_method_name(base, settings):
+    """Canonical name of ``base`` with ``settings`` (keys sorted).
+
+    >>> configured_method_name("ssl", {"temperature": 0.5, "self_labeling": 0.5})
+    'ssl[self_labeling=0.5,temperature=0.5]'
+    """
+    text = ",".join(
+        f"{key}={_format_setting(settings[key])}" for key in sorted(settings)
+    )
+    return f"{base}[{text}]"
+
+
+def canonical_method_name(name):
+    """One name per method: ``lr=1e-3`` is ``lr=0.001``, settings sorted.
+
+    >>> canonical_method_name("ssl[temperature=0.50, kl_weight=1]")
+    'ssl[kl_weight=1,temperature=0.5]'
+    """
+    learning_rate = parse_learning_rate(name)
+    if learning_rate is not None:
+        return learning_rate_method(learning_rate)
+    base, settings = parse_configured_method(name)
+    if base is not None:
+        return configured_method_name(base, settings)
+    return name
+
+
 def get_method(name):
     """The factory of method ``name``.
 
     Parameters
     ----------
     name : str
-        A key of :data:`METHODS`, or ``lr=<value>`` for the SSL model trained
-        at that learning rate.
+        A key of :data:`METHODS`; ``lr=<value>`` for the SSL model trained
+        at that learning rate; or ``ssl[key=value,...]`` /
+        ``ssl+raw[key=value,...]`` for those methods with the given
+        estimator parameters.
 
     Returns
     -------
@@ -422,6 +535,12 @@ def get_method(name):
     learning_rate = parse_learning_rate(name)
     if learning_rate is not None and learning_rate > 0:
         return ssl_probe(learning_rate=learning_rate)
+    base, settings = parse_configured_method(name)
+    if base == "ssl":
+        return ssl_probe(**settings)
+    if base == "ssl+raw":
+        return ssl_plus_raw_probe(**settings)
     raise ValueError(
-        f"Unknown method {name!r}. Known: {', '.join(METHODS)}, or lr=<value>."
+        f"Unknown method {name!r}. Known: {', '.join(METHODS)}, lr=<value>, "
+        "ssl[key=value,...] or ssl+raw[key=value,...]."
     )

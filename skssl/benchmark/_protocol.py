@@ -4,6 +4,12 @@ The paper's protocol is a stratified 80/20 split per seed; every learned
 step (encoding statistics, the SSL model, the probe's C) sees the training
 part only. With OpenML splits the seed is instead the fold index of the
 task's own 10-fold cross-validation.
+
+Choosing settings (defaults, a grid) by the accuracy on those test parts
+would make the test figures optimistic. The validation split serves that
+choice instead: it splits the *training part* of the same 80/20 split again
+(75/25, stratified), fits on the first piece and scores the second, so the
+test rows of every seed are never read.
 """
 
 import traceback
@@ -20,8 +26,12 @@ from ._methods import MethodContext, find_ssl_transformer, get_method
 
 HOLDOUT = "holdout"
 OPENML = "openml"
-SPLITS = (HOLDOUT, OPENML)
+VALIDATION = "validation"
+SPLITS = (HOLDOUT, OPENML, VALIDATION)
 TEST_SIZE = 0.2
+# Share of the training part held out for validation: 25 % of 80 % is 20 % of
+# the rows, the size of the test part.
+VALIDATION_SIZE = 0.25
 
 
 def holdout_split(y, seed, test_size=TEST_SIZE):
@@ -64,15 +74,51 @@ def holdout_split(y, seed, test_size=TEST_SIZE):
     return np.sort(train), np.sort(test)
 
 
+def validation_split(y, seed):
+    """Rows to fit on and rows to validate on, all from the training part.
+
+    The training part is that of :func:`holdout_split` with the same
+    ``seed``; it is split again (stratified, 75/25). The test part of the
+    holdout split is in neither output.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+    seed : int
+
+    Returns
+    -------
+    fit, validation : ndarray of int
+        Sorted row positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.repeat([0, 1], 10)
+    >>> fit, validation = validation_split(y, seed=0)
+    >>> _, test = holdout_split(y, seed=0)
+    >>> len(fit), len(validation), bool(np.intersect1d(validation, test).size)
+    (12, 4, False)
+    """
+    y = np.asarray(y)
+    train, _ = holdout_split(y, seed)
+    inner_fit, inner_validation = holdout_split(
+        y[train], seed, test_size=VALIDATION_SIZE
+    )
+    return train[inner_fit], train[inner_validation]
+
+
 def split_rows(dataset, seed, split=HOLDOUT):
-    """Train and test row positions of ``dataset`` for one repetition.
+    """Row positions to fit on and to score on, for one repetition.
 
     Parameters
     ----------
     dataset : Dataset
     seed : int
         Random seed of the holdout split, or fold index of OpenML splits.
-    split : {"holdout", "openml"}
+    split : {"holdout", "openml", "validation"}
+        ``"validation"`` scores on part of the holdout training rows (see
+        :func:`validation_split`), for choosing settings.
 
     Returns
     -------
@@ -82,6 +128,8 @@ def split_rows(dataset, seed, split=HOLDOUT):
         return holdout_split(dataset.y, seed)
     if split == OPENML:
         return dataset.openml_fold(seed)
+    if split == VALIDATION:
+        return validation_split(dataset.y, seed)
     raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
 
 
@@ -138,7 +186,7 @@ def evaluate(dataset, method, seed, split=HOLDOUT, ssl_params=None):
     method : str
         A method name (see :func:`~skssl.benchmark._methods.get_method`).
     seed : int
-    split : {"holdout", "openml"}
+    split : {"holdout", "openml", "validation"}
     ssl_params : dict or None
         Estimator parameters applied to every SSL-based method.
 

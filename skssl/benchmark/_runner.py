@@ -36,7 +36,7 @@ class BenchmarkConfig:
     methods : list of str
     seeds : list of int
     output_dir : Path
-    split : {"holdout", "openml"}
+    split : {"holdout", "openml", "validation"}
     ssl_params : dict
         Estimator parameters applied to every SSL-based method.
     n_jobs : int
