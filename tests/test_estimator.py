@@ -360,6 +360,21 @@ def test_cuda_fit_loads_and_transforms_on_cpu(tmp_path):
     assert np.corrcoef(cpu.transform(X).ravel(), est.transform(X).ravel())[0, 1] > 0.9
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_cuda_trains_every_contrastive_variant(variant, mixed_frame):
+    # Every objective with both branches and the augmentations (corruption and
+    # noise) on mixed numeric/categorical data with missing values.
+    est = ContrastiveVAETransformer(
+        **{**FAST, "max_epochs": 5}, device="cuda", **VARIANTS[variant]
+    ).fit(mixed_frame)
+    assert est.device_.startswith("cuda")
+    assert np.isfinite(est.loss_curve_).all()
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
+    Z = est.transform(mixed_frame)
+    assert Z.shape == (len(mixed_frame), 4) and np.isfinite(Z).all()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="tests the no-GPU message")
 def test_cuda_requested_without_gpu():
     with pytest.raises(ValueError, match="CUDA is not available"):
