@@ -177,14 +177,20 @@ def batch_losses(model, batch, pool, config, generator):
     return torch.stack([total, contrastive, reconstruction, kl])
 
 
+def train_step(model, batch, pool, config, generator, optimizer):
+    """One optimiser step on ``batch``; returns its detached loss terms."""
+    terms = batch_losses(model, batch, pool, config, generator)
+    optimizer.zero_grad(set_to_none=True)
+    terms[0].backward()
+    optimizer.step()
+    return terms.detach()
+
+
 def _epoch(model, data, pool, config, generator, optimizer):
     sums = torch.zeros(len(LOSS_TERMS), device=pool.numeric.device)
     for batch in data.epoch_batches(config.batch_size, generator):
-        terms = batch_losses(model, batch, pool, config, generator)
-        optimizer.zero_grad(set_to_none=True)
-        terms[0].backward()
-        optimizer.step()
-        sums += terms.detach() * batch.n_samples
+        terms = train_step(model, batch, pool, config, generator, optimizer)
+        sums += terms * batch.n_samples
     return sums / data.n_samples
 
 

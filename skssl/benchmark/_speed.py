@@ -36,7 +36,7 @@ from .. import losses
 from .._augment import corrupt
 from .._encoding import TabularEncoder
 from .._estimator import ContrastiveVAETransformer, resolve_device
-from .._training import batch_losses, make_optimizer
+from .._training import LOSS_TERMS, make_optimizer, train_step
 from .._training_data import Batch, TrainingData
 
 DEFAULT_ROWS = (10_000, 100_000, 1_000_000)
@@ -119,16 +119,11 @@ def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
     )
     model.train()
     stream = _forever(lambda: data.epoch_batches(config.batch_size, generator))
-    sums = torch.zeros(4, device=device)
+    sums = torch.zeros(len(LOSS_TERMS), device=device)
 
     def step():
         nonlocal sums
-        batch = next(stream)
-        terms = batch_losses(model, batch, data, config, generator)
-        optimizer.zero_grad(set_to_none=True)
-        terms[0].backward()
-        optimizer.step()
-        sums += terms.detach()
+        sums += train_step(model, next(stream), data, config, generator, optimizer)
 
     rate = _rows_per_second(
         step,
