@@ -124,10 +124,8 @@ class HostStreamedData:
         return self._to_device(index.cpu())
 
     def epoch_batches(self, batch_size, generator):
-        perm = torch.randperm(
-            self.n_samples, generator=generator, device=generator.device
-        ).cpu()  # one host synchronisation per epoch
-        batches = torch.tensor_split(perm, max(1, self.n_samples // batch_size))
+        # Indices on the host: one synchronisation per epoch.
+        batches = minibatch_indices(self.n_samples, batch_size, generator, "cpu")
         rows_per_chunk = max(batch_size, self.max_device_rows)
         chunk, chunk_rows = [], 0
         for index in batches:
@@ -161,9 +159,12 @@ def minibatch_indices(n_samples, batch_size, generator, device):
 
     Splitting into ``max(1, n // batch_size)`` parts rather than cutting a
     ragged last batch keeps every batch large enough to supply in-batch
-    negatives for the contrastive loss.
+    negatives for the contrastive loss. The shuffle draws on ``generator``'s
+    device; the indices are returned on ``device`` (one copy when the two
+    differ, e.g. CPU indices for host-streamed data).
     """
-    perm = torch.randperm(n_samples, generator=generator, device=device)
+    perm = torch.randperm(n_samples, generator=generator, device=generator.device)
+    perm = perm.to(device)
     n_batches = max(1, n_samples // batch_size)
     return torch.tensor_split(perm, n_batches)
 
