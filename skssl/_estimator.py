@@ -526,8 +526,11 @@ class ContrastiveVAETransformer(
             )
         return hidden
 
-    def _build_model(self, table_encoder, init_seed):
-        """Fresh networks for the columns ``table_encoder`` produces."""
+    def _build_model(self, table_encoder, init_seed, hidden_layer_sizes):
+        """Fresh networks for the columns ``table_encoder`` produces.
+
+        ``hidden_layer_sizes`` is the list :meth:`_check_branches` returns.
+        """
         # Weight initialisation draws from torch's global RNG: fork it so the
         # caller's RNG state is left untouched, and seed it for reproducibility.
         with torch.random.fork_rng(devices=[]):
@@ -536,7 +539,7 @@ class ContrastiveVAETransformer(
                 n_numeric=len(table_encoder.numeric_index_),
                 missing_indicator_index=table_encoder.missing_indicator_index_,
                 cardinalities=table_encoder.cardinalities_,
-                hidden_layer_sizes=self._check_branches(),
+                hidden_layer_sizes=hidden_layer_sizes,
                 n_components=self.n_components,
                 projection_dim=self.projection_dim,
                 with_decoder=self.vae_weight > 0,
@@ -560,6 +563,14 @@ class ContrastiveVAETransformer(
             )
         return report
 
+    def _store_fitted(self, table_encoder, model, device, collapse_report):
+        """The fitted state that :meth:`fit` and :meth:`partial_fit` share."""
+        self.table_encoder_ = table_encoder
+        self.model_ = model.cpu()
+        self.device_ = str(device)
+        self.effective_rank_ = collapse_report["effective_rank"]
+        self._n_features_out = self.n_components
+
     # -------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -578,7 +589,7 @@ class ContrastiveVAETransformer(
         self : object
             Fitted transformer.
         """
-        self._check_branches()
+        hidden_layer_sizes = self._check_branches()
         X, mask = self._validate_input(X, reset=True)
         device = resolve_device(self.device)
         init_seed, train_seed, split_seed = (
@@ -618,7 +629,7 @@ class ContrastiveVAETransformer(
         validation_data = (
             subset(validation_rows) if validation_rows is not None else None
         )
-        model = self._build_model(table_encoder, init_seed)
+        model = self._build_model(table_encoder, init_seed, hidden_layer_sizes)
         model = model.to(device)
         config = self._training_config()
         config.batch_size = min(self.batch_size, train_data.n_samples)
@@ -639,9 +650,7 @@ class ContrastiveVAETransformer(
         report = self._check_collapse(model, monitor)
 
         self._partial_fit_state = None
-        self.table_encoder_ = table_encoder
-        self.model_ = model.cpu()
-        self.device_ = str(device)
+        self._store_fitted(table_encoder, model, device, report)
         self.loss_curve_ = history.loss
         self.contrastive_loss_curve_ = history.contrastive
         self.reconstruction_loss_curve_ = history.reconstruction
@@ -651,10 +660,8 @@ class ContrastiveVAETransformer(
         self.n_iter_ = len(history.loss)
         self.max_epochs_ = config.max_epochs
         self.fit_time_ = history.seconds
-        self.effective_rank_ = report["effective_rank"]
         if self.monitor_representation:
             self.representation_history_ = monitor.history
-        self._n_features_out = self.n_components
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -693,7 +700,7 @@ class ContrastiveVAETransformer(
                 f"partial_fit needs at least 2 rows per call (contrastive pairs "
                 f"need in-batch negatives), got {X.shape[0]}."
             )
-        self._check_branches()
+        hidden_layer_sizes = self._check_branches()
         device = resolve_device(self.device)
         table_encoder = (
             self.table_encoder_
@@ -716,7 +723,9 @@ class ContrastiveVAETransformer(
                 "optimizer": None,
             }
             if not fitted:
-                self.model_ = self._build_model(table_encoder, init_seed)
+                self.model_ = self._build_model(
+                    table_encoder, init_seed, hidden_layer_sizes
+                )
                 for name in _HISTORY_ATTRIBUTES:
                     setattr(self, name, [])
                 self.fit_time_ = 0.0
@@ -774,15 +783,11 @@ class ContrastiveVAETransformer(
         state["generator"] = (str(device), generator.get_state())
         state["optimizer"] = _state_on_cpu(optimizer.state_dict())
         self._partial_fit_state = state
-        self.table_encoder_ = table_encoder
-        self.model_ = model.cpu()
-        self.device_ = str(device)
+        self._store_fitted(table_encoder, model, device, report)
         self.validation_loss_curve_ = []
         self.best_loss_ = min(self.loss_curve_)
         self.n_iter_ = len(self.loss_curve_)
         self.fit_time_ += time.perf_counter() - start
-        self.effective_rank_ = report["effective_rank"]
-        self._n_features_out = self.n_components
         return self
 
     # -------------------------------------------------------------- inference

@@ -78,11 +78,17 @@ def _table(n_rows, n_columns, seed):
     return X
 
 
+def _new_model(estimator, table_encoder, device):
+    """``estimator``'s networks for ``table_encoder``'s columns, seeded with 0."""
+    hidden_layer_sizes = estimator._check_branches()
+    return estimator._build_model(table_encoder, 0, hidden_layer_sizes).to(device)
+
+
 def _setup(X, estimator, device, batch_size):
     table_encoder = TabularEncoder(np.zeros(X.shape[1], dtype=bool), 64).fit(X)
     encoded = table_encoder.transform(X)
     data = TrainingData.from_encoded(encoded, device)
-    model = estimator._build_model(table_encoder, init_seed=0).to(device)
+    model = _new_model(estimator, table_encoder, device)
     config = estimator._training_config()
     config.batch_size = batch_size
     return table_encoder, encoded, data, model, config
@@ -265,7 +271,7 @@ def measure(
     train_flops = _flops_per_step(step)
     reference_rate = float("nan")
     if reference:
-        reference_model = estimator._build_model(table_encoder, 0).to(device)
+        reference_model = _new_model(estimator, table_encoder, device)
         reference_rate = _time_reference_steps(
             reference_model, encoded, data, config, device, n_steps, n_warmup
         )
