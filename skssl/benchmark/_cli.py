@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._estimator import ContrastiveVAETransformer
 from ._data import (
     CC18_SUITE_ID,
     list_demo_datasets,
@@ -16,7 +15,12 @@ from ._data import (
     read_manifest,
     select_datasets,
 )
-from ._methods import METHODS, canonical_method_name, learning_rate_method
+from ._methods import (
+    METHODS,
+    canonical_method_name,
+    check_ssl_param_names,
+    learning_rate_method,
+)
 from ._plots import write_figures
 from ._protocol import HOLDOUT, OPENML, SPLITS, VALIDATION, result_key
 from ._report import summary_text, write_summary
@@ -289,20 +293,10 @@ def _check_args(args, parser):
             "--openml-splits needs the OpenML tasks, not a --data-dir copy "
             "(whose rows may differ from OpenML's)"
         )
-    if "random_state" in args.ssl_params:
-        parser.error("--ssl-params: random_state is set by --seeds")
-    known = set(ContrastiveVAETransformer().get_params())
-    unknown = sorted(set(args.ssl_params) - known)
-    if unknown:
-        parser.error(
-            f"--ssl-params: unknown ContrastiveVAETransformer parameter(s) "
-            f"{', '.join(unknown)}"
-        )
-    for method in args.methods or []:
-        try:
-            canonical_method_name(method)
-        except ValueError as exc:
-            parser.error(f"--methods: {exc}")
+    try:
+        check_ssl_param_names(args.ssl_params)
+    except ValueError as exc:
+        parser.error(f"--ssl-params: {exc}")
 
 
 def _report(store, results, curves, failures, description, wall_seconds):
@@ -392,6 +386,10 @@ def main(argv=None):
         return 0
     _check_args(args, parser)
     try:
+        methods = _methods(args)
+    except ValueError as exc:  # a malformed ssl[...] setting
+        parser.error(f"--methods: {exc}")
+    try:
         refs, source = _dataset_refs(args)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"skssl-benchmark: error: {exc}", file=sys.stderr)
@@ -407,7 +405,7 @@ def main(argv=None):
         split = VALIDATION
     config = BenchmarkConfig(
         datasets=refs,
-        methods=_methods(args),
+        methods=methods,
         seeds=list(dict.fromkeys(args.seeds)),
         output_dir=args.output,
         split=split,

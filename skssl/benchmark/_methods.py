@@ -472,20 +472,35 @@ def parse_configured_method(name):
         except json.JSONDecodeError:
             value = text
         settings[key] = tuple(value) if isinstance(value, list) else value
-    if "random_state" in settings:
-        raise ValueError(f"Method {name!r}: random_state is set by the seed.")
-    known = ContrastiveVAETransformer().get_params()
-    unknown = sorted(set(settings) - set(known))
-    if unknown:
-        raise ValueError(
-            f"Method {name!r}: unknown ContrastiveVAETransformer parameter(s) "
-            f"{', '.join(unknown)}."
-        )
     try:
+        check_ssl_param_names(settings)
         ContrastiveVAETransformer(**settings)._validate_params()
     except (TypeError, ValueError) as exc:
         raise ValueError(f"Method {name!r}: {exc}") from exc
     return match["base"], settings
+
+
+def check_ssl_param_names(params):
+    """Reject names that are not settable :class:`ContrastiveVAETransformer` parameters.
+
+    Parameters
+    ----------
+    params : dict
+        Estimator parameters given by a user (``--ssl-params`` or a method's
+        settings); ``random_state`` is not one of them, the seed sets it.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending parameters.
+    """
+    if "random_state" in params:
+        raise ValueError("random_state is set by the seed (--seeds).")
+    unknown = sorted(set(params) - set(ContrastiveVAETransformer().get_params()))
+    if unknown:
+        raise ValueError(
+            f"unknown ContrastiveVAETransformer parameter(s) {', '.join(unknown)}."
+        )
 
 
 def configured_method_name(base, settings):
