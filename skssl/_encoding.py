@@ -47,6 +47,11 @@ class EncodedTable:
     def n_samples(self):
         return self.numeric.shape[0]
 
+    @property
+    def arrays(self):
+        """``(numeric, observed, categorical)``, in that order."""
+        return self.numeric, self.observed, self.categorical
+
 
 def _is_categorical_dtype(dtype):
     return (

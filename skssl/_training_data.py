@@ -191,19 +191,15 @@ class RowReservoir:
 
     def update(self, encoded):
         """Offer the rows of ``encoded`` (an EncodedTable) to the sample."""
-        arrays = (encoded.numeric, encoded.observed, encoded.categorical)
         if self.table is None:
-            self.table = EncodedTable(*(a[:0].copy() for a in arrays))
+            self.table = EncodedTable(*(a[:0].copy() for a in encoded.arrays))
         kept = self.table.n_samples
         n_free = max(0, min(self.capacity - kept, encoded.n_samples))
         # Rows that fill the free places, then Algorithm R for the rest.
         self.table = EncodedTable(
             *(
                 np.concatenate([old, new[:n_free]])
-                for old, new in zip(
-                    (self.table.numeric, self.table.observed, self.table.categorical),
-                    arrays,
-                )
+                for old, new in zip(self.table.arrays, encoded.arrays)
             )
         )
         rest = np.arange(n_free, encoded.n_samples)
@@ -216,10 +212,7 @@ class RowReservoir:
             reversed_slots = slots[chosen][::-1]
             unique_slots, first = np.unique(reversed_slots, return_index=True)
             sources = rest[chosen][::-1][first]
-            for target, source in zip(
-                (self.table.numeric, self.table.observed, self.table.categorical),
-                arrays,
-            ):
+            for target, source in zip(self.table.arrays, encoded.arrays):
                 target[unique_slots] = source[sources]
         self.n_seen += encoded.n_samples
         return self
