@@ -347,10 +347,9 @@ def _rewrite_report(args):
         )
         return 2
     split = split or splits[0]
-    results = results[results["split"] == split]
-    finished = store.finished_keys()
-    failures = _unresolved_failures(store, finished, lambda key: key[3] == split)
-    curves = [record for record in store.read_curves() if record["split"] == split]
+    results, curves, failures = _selected_rows(
+        store, results, lambda key: key[3] == split
+    )
     description = [f"All rows of {store.results_path} with split {split}."]
     _report(store, results, curves, failures, description, 0.0)
     return 0
@@ -478,7 +477,12 @@ def _rows_of_run(store, config):
             and split == config.split
         )
 
-    results = store.read_results()
+    return _selected_rows(store, store.read_results(), selected)
+
+
+def _selected_rows(store, results, selected):
+    """The rows of ``results``, stored curves and open failures whose key
+    ``(dataset_id, method, seed, split)`` passes ``selected``."""
     keep = [selected(result_key(row)) for row in results.to_dict("records")]
     results = results[pd.Series(keep, index=results.index, dtype=bool)]
     curves = [record for record in store.read_curves() if selected(result_key(record))]
