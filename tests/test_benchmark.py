@@ -254,6 +254,23 @@ def test_method_factories_apply_cli_params_under_method_overrides():
         get_method("lr=fast")
 
 
+@pytest.mark.parametrize("method", ["raw", "pca", "ssl", "ssl+raw"])
+def test_probe_chooses_c_on_shuffled_folds_seeded_by_the_context(method):
+    # Tables stored sorted (OpenML's balance_scale is its design in order)
+    # must not get contiguous inner folds: C would be chosen by extrapolation.
+    pipeline = get_method(method)(MethodContext(["a"], [], seed=5))
+    folds = pipeline.named_steps["probe"].cv
+    y = np.tile([0, 1], 30)
+    held_out = [test for _, test in folds.split(np.zeros((60, 1)), y)]
+    for test in held_out:
+        assert test.max() - test.min() > 40  # spread over the rows, not a block
+    other_seed = get_method(method)(MethodContext(["a"], [], seed=6))
+    again = pipeline.named_steps["probe"].cv.split(np.zeros((60, 1)), y)
+    assert all(np.array_equal(a, b) for a, (_, b) in zip(held_out, again))
+    changed = other_seed.named_steps["probe"].cv.split(np.zeros((60, 1)), y)
+    assert not all(np.array_equal(a, b) for a, (_, b) in zip(held_out, changed))
+
+
 def test_methods_with_settings_in_their_name():
     context = MethodContext(["a"], [], seed=3, ssl_params={"temperature": 0.1})
     ssl = find_ssl_transformer(
@@ -668,6 +685,10 @@ def test_cli_validation_runs_are_kept_apart_from_test_results(data_dir, tmp_path
     summary = (output / "summary.md").read_text()
     assert "| ssl[temperature=0.5] | 1 |" in summary
     assert "split validation" in summary
+    assert "## Validation accuracy per dataset" in summary
+    assert "Test accuracy" not in summary
+    assert main(["report", "--output", str(output), "--split", "holdout"]) == 0
+    assert "## Test accuracy per dataset" in (output / "summary.md").read_text()
 
 
 # ------------------------------------------------------------------- report

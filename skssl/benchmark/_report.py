@@ -7,6 +7,8 @@ then compare methods across datasets.
 import numpy as np
 import pandas as pd
 
+from ._protocol import VALIDATION
+
 BASELINE = "raw"
 # A method ties with the baseline on a dataset when their seed-averaged
 # accuracies differ by at most this much (0.5 percentage points).
@@ -165,22 +167,30 @@ def format_per_dataset(scores):
     return cells
 
 
+def scored_part(results):
+    """What the rows were scored on: "validation" or "test" (for headings)."""
+    if "split" in results and len(results) and (results["split"] == VALIDATION).all():
+        return VALIDATION
+    return "test"
+
+
 def summary_text(results, baseline=BASELINE):
     """Markdown of the method summary and the per-dataset accuracy table."""
     summary = method_summary(results, baseline)
+    part = scored_part(results)
     parts = [
         "## Methods",
         "",
         markdown_table(format_method_summary(summary, baseline), "method"),
         "",
-        f"Accuracy and macro-F1: mean over datasets of the seed-averaged test "
+        f"Accuracy and macro-F1: mean over datasets of the seed-averaged {part} "
         f"scores. W/T/L: datasets where the method's seed-averaged accuracy is "
         f"more than {100 * TIE_TOLERANCE:.1f} points above / within / below "
         f"`{baseline}`'s. Mean rank: of the seed-averaged accuracy among all "
         f"methods (1 = best), over the {len(per_dataset_scores(results).dropna())}"
         " datasets every method ran on. Time: total fit + predict time.",
         "",
-        "## Test accuracy per dataset (%)",
+        f"## {part.capitalize()} accuracy per dataset (%)",
         "",
         markdown_table(
             format_per_dataset(per_dataset_scores(results, "accuracy")), "dataset"
@@ -234,7 +244,7 @@ def write_summary(
     if len(results):
         lines += [
             "",
-            "## Test macro-F1 per dataset (%)",
+            f"## {scored_part(results).capitalize()} macro-F1 per dataset (%)",
             "",
             markdown_table(
                 format_per_dataset(per_dataset_scores(results, "f1_macro")), "dataset"
