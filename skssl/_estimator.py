@@ -170,7 +170,13 @@ class ContrastiveVAETransformer(
     numeric columns. The method follows arXiv 2504.04032 (contrastive +
     variational self-supervision) with SCARF's augmentation (arXiv 2106.15147).
 
-    ``transform`` returns the posterior mean ``mu``. Numeric columns are
+    ``transform`` returns, by default, the activations of the encoder's hidden
+    layers, concatenated: the losses act on ``mu`` and on its projection, and
+    the layers furthest from them keep more of what the learned invariances
+    discard, which is what a linear model downstream needs (SimCLR's finding
+    on projection heads, arXiv 2002.05709; Bordes et al., "Guillotine
+    regularization", arXiv 2206.13378). ``representation="latent"`` returns
+    the posterior mean ``mu`` instead. Numeric columns are
     standardised with statistics learned in ``fit``; missing values are
     imputed with the mean and flagged with indicator inputs; categorical
     columns (pandas ``category``/``object``/``string``/``bool``, or those listed
@@ -182,9 +188,18 @@ class ContrastiveVAETransformer(
     Parameters
     ----------
     n_components : int, default=128
-        Dimension of the latent space (the output of ``transform``).
+        Dimension of the latent space (the output of ``transform`` when
+        ``representation="latent"``).
     hidden_layer_sizes : tuple of int, default=(256, 256)
         Widths of the encoder's hidden layers; the decoder mirrors them.
+    representation : {"hidden", "latent"}, default="hidden"
+        What ``transform`` returns: "hidden", the ReLU activations of all the
+        encoder's hidden layers, concatenated (``sum(hidden_layer_sizes)``
+        columns); "latent", the posterior mean ``mu`` (``n_components``
+        columns), which ``inverse_transform`` decodes. Training is the same
+        for both. On validation parts of the shared CC18 training rows
+        (2 seeds, test rows unread), a linear probe scored 86.5 % on
+        "hidden" against 85.3 % on "latent" (``docs/benchmark.md``).
     projection_dim : int, default=64
         Output width of the projection head used by the contrastive loss.
     temperature : float, default=0.2
@@ -312,10 +327,14 @@ class ContrastiveVAETransformer(
     >>> from sklearn.datasets import load_breast_cancer
     >>> from skssl import ContrastiveVAETransformer
     >>> X, _ = load_breast_cancer(return_X_y=True)
-    >>> ssl = ContrastiveVAETransformer(n_components=8, max_epochs=5, random_state=0)
+    >>> ssl = ContrastiveVAETransformer(
+    ...     hidden_layer_sizes=(32, 16), max_epochs=5, random_state=0
+    ... )
     >>> Z = ssl.fit_transform(X)
     >>> Z.shape
-    (569, 8)
+    (569, 48)
+    >>> ssl.set_params(representation="latent").transform(X).shape
+    (569, 128)
     >>> ssl.get_feature_names_out()[:2].tolist()
     ['contrastivevaetransformer0', 'contrastivevaetransformer1']
     """
@@ -326,6 +345,7 @@ class ContrastiveVAETransformer(
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
+        "representation": [StrOptions({"hidden", "latent"})],
         "projection_dim": [Interval(Integral, 1, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "contrastive_weight": [Interval(Real, 0, None, closed="left")],
@@ -365,6 +385,7 @@ class ContrastiveVAETransformer(
         n_components=128,
         *,
         hidden_layer_sizes=(256, 256),
+        representation="hidden",
         projection_dim=64,
         temperature=0.2,
         contrastive_weight=1.0,
@@ -397,6 +418,7 @@ class ContrastiveVAETransformer(
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.representation = representation
         self.projection_dim = projection_dim
         self.temperature = temperature
         self.contrastive_weight = contrastive_weight
@@ -569,7 +591,6 @@ class ContrastiveVAETransformer(
         self.model_ = model.cpu()
         self.device_ = str(device)
         self.effective_rank_ = collapse_report["effective_rank"]
-        self._n_features_out = self.n_components
 
     # -------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -813,8 +834,19 @@ class ContrastiveVAETransformer(
                 torch.as_tensor(encoded.categorical).to(device),
             )
 
+    @property
+    def _n_features_out(self):
+        """Width of ``transform``'s output (for ``get_feature_names_out``)."""
+        if self.representation == "latent":
+            return self.model_.encoder.mean.out_features
+        return sum(
+            layer.out_features
+            for layer in self.model_.encoder.body
+            if isinstance(layer, torch.nn.Linear)
+        )
+
     def transform(self, X):
-        """Posterior mean of the latent code of each row.
+        """The learned representation of each row.
 
         Parameters
         ----------
@@ -822,7 +854,10 @@ class ContrastiveVAETransformer(
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_components), dtype float64
+        X_new : ndarray of shape (n_samples, n_features_out), dtype float64
+            With ``representation="hidden"``, the encoder's hidden-layer
+            activations (``sum(hidden_layer_sizes)`` columns); with
+            ``"latent"``, the posterior mean (``n_components`` columns).
         """
         check_is_fitted(self)
         device = resolve_device(self.device)
@@ -830,8 +865,13 @@ class ContrastiveVAETransformer(
         out = []
         with torch.no_grad():
             for numeric, observed, categorical in self._encoded_chunks(X, device):
-                mean, _ = model.encoder(numeric, observed, categorical)
-                out.append(mean.cpu().numpy())
+                if self.representation == "latent":
+                    rows, _ = model.encoder(numeric, observed, categorical)
+                else:
+                    rows = model.encoder.hidden_activations(
+                        numeric, observed, categorical
+                    )
+                out.append(rows.cpu().numpy())
         return np.concatenate(out, axis=0)
 
     @available_if(_vae_branch_fitted)
@@ -893,7 +933,8 @@ class ContrastiveVAETransformer(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_components)
-            Latent codes, e.g. the output of ``transform``.
+            Latent codes, e.g. the output of ``transform`` with
+            ``representation="latent"``.
 
         Returns
         -------

@@ -72,6 +72,16 @@ class GaussianEncoder(nn.Module):
     def forward(self, numeric, observed, categorical):
         return self.from_features(self.input_layer(numeric, observed, categorical))
 
+    def hidden_activations(self, numeric, observed, categorical):
+        """The activations of every hidden layer, concatenated, in layer order."""
+        out = self.input_layer(numeric, observed, categorical)
+        activations = []
+        for layer in self.body:
+            out = layer(out)
+            if isinstance(layer, nn.ReLU):
+                activations.append(out)
+        return torch.cat(activations, dim=1)
+
     def from_features(self, features):
         """Posterior parameters from the input layer's output (for mixup)."""
         hidden = self.body(features)

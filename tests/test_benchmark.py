@@ -248,7 +248,12 @@ def test_method_factories_apply_cli_params_under_method_overrides():
     assert find_ssl_transformer(get_method("no-vae")(context)).vae_weight == 0
     assert find_ssl_transformer(get_method("lr=0.003")(context)).learning_rate == 0.003
     assert find_ssl_transformer(get_method("ssl+raw")(context)) is not None
-    assert get_method("pca")(context).named_steps["pca"].n_components == 5
+    # PCA is as wide as the SSL features: the hidden layers by default.
+    assert get_method("pca")(context).named_steps["pca"].n_components == 512
+    latent = MethodContext(
+        ["a"], [], 7, {"n_components": 5, "representation": "latent"}
+    )
+    assert get_method("pca")(latent).named_steps["pca"].n_components == 5
     assert find_ssl_transformer(get_method("raw")(context)) is None
     with pytest.raises(ValueError, match="Unknown method"):
         get_method("lr=fast")

@@ -100,7 +100,7 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_learns_useful_features_on_clusters(variant):
     # Four clusters hidden among noisy dimensions: a linear probe on the
-    # learned features must beat one on an untrained encoder.
+    # 4-d latent code the losses shape must beat one on an untrained encoder.
     X, y = make_blobs(
         n_samples=400, n_features=4, centers=4, cluster_std=1.5, random_state=1
     )
@@ -111,6 +111,7 @@ def test_learns_useful_features_on_clusters(variant):
         ssl = ContrastiveVAETransformer(
             n_components=4,
             hidden_layer_sizes=(64,),
+            representation="latent",
             max_epochs=max_epochs,
             learning_rate=learning_rate,
             random_state=0,

@@ -252,9 +252,16 @@ def raw_probe(context):
     )
 
 
+def ssl_output_width(transformer):
+    """Columns ``transformer.transform`` returns, known before fitting."""
+    if transformer.representation == "latent":
+        return transformer.n_components
+    return int(np.sum(transformer.hidden_layer_sizes))
+
+
 def pca_probe(context):
     """Probe on PCA of the encoded raw features, as wide as the SSL features."""
-    n_components = ssl_transformer(context).n_components
+    n_components = ssl_output_width(ssl_transformer(context))
     return Pipeline(
         [
             (
