@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -144,7 +145,7 @@ def test_heterogeneous_dataframe(mixed_frame):
     # age had missing values in fit: it gets a missing-indicator input.
     assert encoder.missing_indicator_index_.tolist() == [0]
     Z = est.transform(mixed_frame)
-    assert Z.shape == (len(mixed_frame), 4) and np.isfinite(Z).all()
+    assert Z.shape == (len(mixed_frame), 32) and np.isfinite(Z).all()
     assert np.isfinite(est.score_samples(mixed_frame)).all()
 
     # Unseen categories, all-missing rows and NaN in a column that had none in
@@ -158,7 +159,7 @@ def test_heterogeneous_dataframe(mixed_frame):
 
 
 def test_inverse_transform_returns_input_space(mixed_frame):
-    est = ContrastiveVAETransformer(**FAST).fit(mixed_frame)
+    est = ContrastiveVAETransformer(representation="latent", **FAST).fit(mixed_frame)
     back = est.inverse_transform(est.transform(mixed_frame))
     assert isinstance(back, pd.DataFrame)
     assert list(back.columns) == list(mixed_frame.columns)
@@ -166,13 +167,44 @@ def test_inverse_transform_returns_input_space(mixed_frame):
     assert back["age"].notna().all()
 
     X, _ = load_breast_cancer(return_X_y=True)
-    numeric = ContrastiveVAETransformer(**FAST).fit(X)
+    numeric = ContrastiveVAETransformer(representation="latent", **FAST).fit(X)
     X_back = numeric.inverse_transform(numeric.transform(X))
     assert X_back.shape == X.shape and X_back.dtype == np.float64
     # Decoded values live on the input's scale (learned de-standardisation).
     assert abs(np.mean(X_back[:, 3]) - np.mean(X[:, 3])) < 3 * np.std(X[:, 3])
     with pytest.raises(ValueError, match="n_components"):
         numeric.inverse_transform(np.zeros((2, 5)))
+
+
+def test_representation_is_the_hidden_layers_or_the_posterior_mean(mixed_frame):
+    est = ContrastiveVAETransformer(
+        hidden_layer_sizes=(16, 8), n_components=3, max_epochs=2, random_state=0
+    ).fit(mixed_frame)
+    hidden = est.transform(mixed_frame)
+    assert hidden.shape == (len(mixed_frame), 24) and (hidden >= 0).all()
+    assert len(est.get_feature_names_out()) == 24
+
+    # The same numbers by hand: each Linear + ReLU of the encoder in turn.
+    model = est._inference_model(torch.device("cpu"))
+    numeric, observed, categorical = next(
+        est._encoded_chunks(mixed_frame, torch.device("cpu"))
+    )
+    with torch.no_grad():
+        features = model.encoder.input_layer(numeric, observed, categorical)
+        first = torch.relu(model.encoder.body[0](features))
+        second = torch.relu(model.encoder.body[2](first))
+        mean, _ = model.encoder(numeric, observed, categorical)
+    np.testing.assert_allclose(hidden, torch.cat([first, second], 1).numpy())
+
+    # Training does not depend on the representation; only transform does.
+    latent = clone(est).set_params(representation="latent").fit(mixed_frame)
+    np.testing.assert_allclose(latent.transform(mixed_frame), mean.numpy())
+    assert latent.get_feature_names_out().shape == (3,)
+    assert latent.loss_curve_ == est.loss_curve_
+    np.testing.assert_array_equal(
+        est.set_params(representation="latent").transform(mixed_frame),
+        latent.transform(mixed_frame),
+    )
 
 
 def test_high_cardinality_column_is_bounded():
@@ -195,7 +227,7 @@ def test_numpy_categorical_features_by_index():
     X = np.column_stack([rng.normal(size=80), rng.randint(0, 3, 80)]).astype(float)
     est = ContrastiveVAETransformer(categorical_features=[1], **FAST).fit(X)
     assert est.table_encoder_.cardinalities_.tolist() == [5]
-    assert est.transform(X).shape == (80, 4)
+    assert est.transform(X).shape == (80, 32)
 
 
 def test_standardisation_uses_fit_statistics():
@@ -373,7 +405,7 @@ def test_cuda_trains_every_contrastive_variant(variant, mixed_frame):
     assert np.isfinite(est.loss_curve_).all()
     assert est.loss_curve_[-1] < est.loss_curve_[0]
     Z = est.transform(mixed_frame)
-    assert Z.shape == (len(mixed_frame), 4) and np.isfinite(Z).all()
+    assert Z.shape == (len(mixed_frame), 32) and np.isfinite(Z).all()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="tests the no-GPU message")
@@ -454,7 +486,7 @@ def test_set_output_pandas_keeps_index(mixed_frame):
     frame = mixed_frame.set_axis(np.arange(len(mixed_frame)) * 10)
     est = ContrastiveVAETransformer(**FAST).set_output(transform="pandas")
     out = est.fit_transform(frame)
-    assert list(out.columns) == [f"contrastivevaetransformer{i}" for i in range(4)]
+    assert list(out.columns) == [f"contrastivevaetransformer{i}" for i in range(32)]
     assert out.index.equals(frame.index)
 
 

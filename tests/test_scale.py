@@ -40,13 +40,16 @@ def _partial_fitted(X, n_chunks, **params):
 
 def test_partial_fit_learns_and_records_history():
     X, y = _blobs()
-    est = _partial_fitted(X, n_chunks=4, partial_fit_epochs=3)
+    # The latent code is what the losses shape: probe it, not the hidden layers.
+    est = _partial_fitted(X, n_chunks=4, partial_fit_epochs=3, representation="latent")
     assert est.n_iter_ == 12 == len(est.loss_curve_) == len(est.kl_loss_curve_)
     assert est.n_features_in_ == X.shape[1]
     assert est.transform(X).shape == (len(X), 4)
     assert est.loss_curve_[-1] < est.loss_curve_[0]
 
-    untrained = ContrastiveVAETransformer(**SMALL, partial_fit_epochs=1)
+    untrained = ContrastiveVAETransformer(
+        **SMALL, partial_fit_epochs=1, representation="latent"
+    )
     untrained.partial_fit(X[:2])  # two rows: one step, close to initialisation
     probe = LogisticRegression(max_iter=1000)
     trained_score = cross_val_score(probe, est.transform(X), y).mean()
@@ -233,7 +236,7 @@ def test_transform_encodes_rows_chunk_by_chunk(monkeypatch):
             return original(rows)
 
         monkeypatch.setattr(encoder, "transform", spy)
-        assert fitted.transform(data).shape == (len(X), 4)
+        assert fitted.transform(data).shape == (len(X), 32)
         assert max(seen) == 64 and sum(seen) == len(X)
 
 
