@@ -839,11 +839,7 @@ class ContrastiveVAETransformer(
         """Width of ``transform``'s output (for ``get_feature_names_out``)."""
         if self.representation == "latent":
             return self.model_.encoder.mean.out_features
-        return sum(
-            layer.out_features
-            for layer in self.model_.encoder.body
-            if isinstance(layer, torch.nn.Linear)
-        )
+        return self.model_.encoder.hidden_width
 
     def transform(self, X):
         """The learned representation of each row.

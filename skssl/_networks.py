@@ -72,6 +72,13 @@ class GaussianEncoder(nn.Module):
     def forward(self, numeric, observed, categorical):
         return self.from_features(self.input_layer(numeric, observed, categorical))
 
+    @property
+    def hidden_width(self):
+        """Columns of :meth:`hidden_activations`: the hidden layers' widths, summed."""
+        return sum(
+            layer.out_features for layer in self.body if isinstance(layer, nn.Linear)
+        )
+
     def hidden_activations(self, numeric, observed, categorical):
         """The activations of every hidden layer, concatenated, in layer order."""
         out = self.input_layer(numeric, observed, categorical)
