@@ -24,7 +24,7 @@ from . import losses, metrics
 from ._augment import corrupt
 from ._encoding import TabularEncoder, resolve_categorical_mask
 from ._networks import ContrastiveVAE
-from ._training import TrainingConfig, make_optimizer, train, train_epoch
+from ._training import TrainingConfig, train, train_epoch, training_optimizer
 from ._training_data import RowReservoir, TrainingData, device_row_limit
 
 # Rows per chunk at inference: bounds memory for any n_samples.
@@ -759,14 +759,6 @@ class ContrastiveVAETransformer(
         model = self.model_.to(device)
         config = self._training_config()
         config.batch_size = min(self.batch_size, encoded.n_samples)
-        optimizer = make_optimizer(
-            config.optimizer,
-            model.parameters(),
-            config.learning_rate,
-            config.weight_decay,
-        )
-        if state["optimizer"] is not None:
-            optimizer.load_state_dict(state["optimizer"])  # moves it to device
         data = TrainingData.from_encoded(
             encoded, device, max_device_rows=device_row_limit(encoded, device)
         )
@@ -783,26 +775,27 @@ class ContrastiveVAETransformer(
             self.representation_history_ = monitor.history
 
         start = time.perf_counter()
-        for _ in range(self.partial_fit_epochs):
-            values = train_epoch(
-                model,
-                data,
-                pool,
-                config,
-                generator,
-                optimizer,
-                len(self.loss_curve_) + 1,
-            )
-            for name, value in zip(_HISTORY_ATTRIBUTES, values):
-                getattr(self, name).append(value)
-            if self.monitor_representation:
-                model.eval()
-                monitor(model)
+        with training_optimizer(model, config, state["optimizer"]) as optimizer:
+            for _ in range(self.partial_fit_epochs):
+                values = train_epoch(
+                    model,
+                    data,
+                    pool,
+                    config,
+                    generator,
+                    optimizer,
+                    len(self.loss_curve_) + 1,
+                )
+                for name, value in zip(_HISTORY_ATTRIBUTES, values):
+                    getattr(self, name).append(value)
+                if self.monitor_representation:
+                    model.eval()
+                    monitor(model)
+            state["optimizer"] = _state_on_cpu(optimizer.state_dict())
         model.eval()
         report = self._check_collapse(model, monitor)
 
         state["generator"] = (str(device), generator.get_state())
-        state["optimizer"] = _state_on_cpu(optimizer.state_dict())
         self._partial_fit_state = state
         self._store_fitted(table_encoder, model, device, report)
         self.validation_loss_curve_ = []

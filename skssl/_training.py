@@ -6,6 +6,7 @@ step. A non-finite loss stops training with a :class:`FloatingPointError`.
 
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -13,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import losses
 from ._augment import corrupt
+from ._flat_parameters import flat_parameters
 from ._training_data import Batch
 
 LOSS_TERMS = ("loss", "contrastive", "reconstruction", "kl")
@@ -68,6 +70,24 @@ def make_optimizer(name, parameters, learning_rate, weight_decay):
             parameters, lr=learning_rate, momentum=0.9, weight_decay=weight_decay
         )
     raise ValueError(f"Unknown optimizer {name!r}.")
+
+
+@contextmanager
+def training_optimizer(model, config, state=None):
+    """The configured optimiser over ``model``'s parameters, laid out flat.
+
+    Inside the block the parameters are views of one flat tensor (see
+    :func:`~skssl._flat_parameters.flat_parameters`), which the optimiser
+    updates in a few vectorised operations. ``state`` is an optimiser
+    ``state_dict`` to resume from (``partial_fit``).
+    """
+    with flat_parameters(model) as flat:
+        optimizer = make_optimizer(
+            config.optimizer, [flat], config.learning_rate, config.weight_decay
+        )
+        if state is not None:
+            optimizer.load_state_dict(state)  # moves it to the parameter's device
+        yield optimizer
 
 
 def _concat(batches):
@@ -180,7 +200,8 @@ def batch_losses(model, batch, pool, config, generator):
 def train_step(model, batch, pool, config, generator, optimizer):
     """One optimiser step on ``batch``; returns its detached loss terms."""
     terms = batch_losses(model, batch, pool, config, generator)
-    optimizer.zero_grad(set_to_none=True)
+    # The flat gradient buffer must stay: backward accumulates into its views.
+    optimizer.zero_grad(set_to_none=False)
     terms[0].backward()
     optimizer.step()
     return terms.detach()
@@ -254,50 +275,48 @@ def train(
     pool = train_data if pool is None else pool
     start = time.perf_counter()
     history = History()
-    optimizer = make_optimizer(
-        config.optimizer, model.parameters(), config.learning_rate, config.weight_decay
-    )
     best, best_state, epochs_without_improvement = float("inf"), None, 0
-    for epoch in range(config.max_epochs):
-        values = train_epoch(
-            model, train_data, pool, config, generator, optimizer, epoch + 1
-        )
-        for name, value in zip(LOSS_TERMS, values):
-            getattr(history, name).append(value)
-        monitored = values[0]
-        if validation_data is not None:
-            model.eval()
-            monitored = validation_loss(
-                model, validation_data, pool, config, validation_seed
-            ).item()
-            if not _finite(monitored):
-                raise FloatingPointError(
-                    f"Validation loss became {monitored} at epoch {epoch + 1}."
-                )
-            history.validation.append(monitored)
-        if epoch_callback is not None:
-            model.eval()
-            epoch_callback(model)
-        if config.verbose:
-            message = f"Epoch {epoch + 1}, loss = {values[0]:.6f}"
+    with training_optimizer(model, config) as optimizer:
+        for epoch in range(config.max_epochs):
+            values = train_epoch(
+                model, train_data, pool, config, generator, optimizer, epoch + 1
+            )
+            for name, value in zip(LOSS_TERMS, values):
+                getattr(history, name).append(value)
+            monitored = values[0]
             if validation_data is not None:
-                message += f", validation loss = {monitored:.6f}"
-            print(message)
+                model.eval()
+                monitored = validation_loss(
+                    model, validation_data, pool, config, validation_seed
+                ).item()
+                if not _finite(monitored):
+                    raise FloatingPointError(
+                        f"Validation loss became {monitored} at epoch {epoch + 1}."
+                    )
+                history.validation.append(monitored)
+            if epoch_callback is not None:
+                model.eval()
+                epoch_callback(model)
+            if config.verbose:
+                message = f"Epoch {epoch + 1}, loss = {values[0]:.6f}"
+                if validation_data is not None:
+                    message += f", validation loss = {monitored:.6f}"
+                print(message)
 
-        if monitored < best - config.tol:
-            epochs_without_improvement = 0
-        else:
-            epochs_without_improvement += 1
-        if monitored < best:
-            best = monitored
-            history.best_epoch = epoch + 1
-            if validation_data is not None:
-                best_state = {
-                    k: v.detach().clone() for k, v in model.state_dict().items()
-                }
-        if epochs_without_improvement >= config.n_iter_no_change:
-            history.converged = True
-            break
+            if monitored < best - config.tol:
+                epochs_without_improvement = 0
+            else:
+                epochs_without_improvement += 1
+            if monitored < best:
+                best = monitored
+                history.best_epoch = epoch + 1
+                if validation_data is not None:
+                    best_state = {
+                        k: v.detach().clone() for k, v in model.state_dict().items()
+                    }
+            if epochs_without_improvement >= config.n_iter_no_change:
+                history.converged = True
+                break
 
     if best_state is not None:
         model.load_state_dict(best_state)

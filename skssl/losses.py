@@ -30,8 +30,87 @@ def info_nce(z1, z2, temperature):
         Mean over the ``2B`` anchors of
         ``-log(exp(s_pos / t) / sum_{j != i} exp(s_ij / t))``.
     """
-    logits, positives, _, _ = _contrastive_logits(z1, z2, temperature)
-    return F.cross_entropy(logits, positives)
+    z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)
+    if torch.is_grad_enabled() and z.requires_grad:
+        return _BlockedInfoNCE.apply(z, temperature)
+    return _blocked_info_nce(z, temperature, with_gradient=False)[0]
+
+
+# Rows of the similarity matrix processed at once: on the CPU a block of about
+# 2**18 entries (1 MiB in float32) stays in a core's L2 cache, so the
+# exponentials and the softmax never stream the whole (2B, 2B) matrix through
+# memory; on a GPU a few large blocks keep the number of kernel launches low.
+_CPU_BLOCK_ENTRIES = 2**18
+_GPU_BLOCK_ENTRIES = 2**26
+
+
+def _blocked_info_nce(z, temperature, with_gradient):
+    """InfoNCE of normalised embeddings ``z`` (2B, d), and its gradient.
+
+    The (2B, 2B) logits are formed one block of anchor rows at a time; each
+    block gives its anchors' log-sum-exp and positive logit and, with
+    ``with_gradient``, its part of ``d loss / d z``. With ``P`` the softmax
+    over candidates minus the one-hot positive, scaled by
+    ``1 / (temperature * 2B)``, and the logits ``z z^T / temperature``
+    symmetric, the gradient is ``(P + P^T) z``: per block of rows ``b``,
+    ``grad[b] += P_b z`` and ``grad += P_b^T z_b``. These are the same three
+    matrix products autograd would run, without the elementwise passes over
+    the whole matrix (log-softmax, its backward, masking) that make large
+    batches memory-bound.
+
+    Returns
+    -------
+    loss : scalar Tensor
+    gradient : Tensor of shape (2B, d), or None
+    """
+    n_anchors = z.shape[0]
+    n = n_anchors // 2
+    scale = 1.0 / temperature
+    positives = torch.arange(n_anchors, device=z.device).add_(n).remainder_(n_anchors)
+    block_entries = _GPU_BLOCK_ENTRIES if z.is_cuda else _CPU_BLOCK_ENTRIES
+    block_rows = max(1, min(n_anchors, block_entries // n_anchors))
+    total = torch.zeros((), dtype=z.dtype, device=z.device)
+    gradient = torch.zeros_like(z) if with_gradient else None
+    for start in range(0, n_anchors, block_rows):
+        stop = min(start + block_rows, n_anchors)
+        anchors = z[start:stop]
+        logits = torch.mm(anchors, z.T).mul_(scale)
+        # An anchor against itself is never a candidate.
+        logits.diagonal(offset=start).fill_(-math.inf)
+        positive = positives[start:stop, None]
+        positive_logits = logits.gather(1, positive)
+        shift = logits.amax(dim=1, keepdim=True)
+        weights = logits.sub_(shift).exp_()  # in place: logits are not needed again
+        partition = weights.sum(dim=1, keepdim=True)
+        total += (shift + partition.log() - positive_logits).sum()
+        if with_gradient:
+            # softmax - one_hot(positive), times d logits / d (z z^T) and the
+            # 1 / 2B of the mean.
+            factor = scale / n_anchors
+            weights.mul_(factor / partition)
+            weights.scatter_add_(1, positive, torch.full_like(positive_logits, -factor))
+            gradient[start:stop].addmm_(weights, z)
+            gradient.addmm_(weights.T, anchors)
+    return total / n_anchors, gradient
+
+
+class _BlockedInfoNCE(torch.autograd.Function):
+    """InfoNCE whose gradient is computed with the loss, block by block.
+
+    The loss is a scalar, so the gradient with respect to ``z`` is known in the
+    forward pass; backward only scales it by the incoming gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, z, temperature):
+        loss, gradient = _blocked_info_nce(z, temperature, with_gradient=True)
+        ctx.save_for_backward(gradient)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (gradient,) = ctx.saved_tensors
+        return gradient * grad_output, None
 
 
 def gaussian_nll(mean, target, observed):

@@ -415,3 +415,47 @@ def test_renyi_accepts_extreme_skews(gamma):
         expected = _ref_renyi(z1.detach(), z2, 0.5, 2.0, gamma, per_anchor)
         assert loss.item() == pytest.approx(expected, rel=1e-10)
         assert torch.isfinite(z1.grad).all()
+
+
+# -- The blocked InfoNCE used in training ------------------------------------
+
+
+def _autograd_info_nce(z1, z2, t):
+    """InfoNCE the standard way: cross-entropy over the full masked logits."""
+    logits, positives, _, _ = losses._contrastive_logits(z1, z2, t)
+    return torch.nn.functional.cross_entropy(logits, positives)
+
+
+@pytest.mark.parametrize("block_entries", [1, 3 * 14, 5 * 14, 2**18])
+@pytest.mark.parametrize("temperature", [0.05, 0.5, 5.0])
+def test_blocked_info_nce_matches_autograd(monkeypatch, block_entries, temperature):
+    # 2B = 14 anchors: blocks of 1, 3 (ragged: 3+3+3+3+2), 5 and all 14 rows.
+    monkeypatch.setattr(losses, "_CPU_BLOCK_ENTRIES", block_entries)
+    z1, z2 = _views(n=7, d=5)
+    grads = []
+    for fn in (losses.info_nce, _autograd_info_nce):
+        a, b = z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)
+        value = fn(a, b, temperature)
+        value.backward()
+        grads.append((value.detach(), a.grad, b.grad))
+    for blocked, reference in zip(*grads):
+        torch.testing.assert_close(blocked, reference, rtol=1e-12, atol=1e-12)
+
+
+def test_blocked_info_nce_without_gradients_gives_the_same_value(monkeypatch):
+    monkeypatch.setattr(losses, "_CPU_BLOCK_ENTRIES", 4 * 12)
+    z1, z2 = _views(n=6, d=3)
+    with torch.no_grad():
+        no_grad = losses.info_nce(z1, z2, 0.2)
+    tracked = losses.info_nce(z1.clone().requires_grad_(True), z2, 0.2)
+    assert no_grad.item() == pytest.approx(tracked.item(), rel=1e-14)
+    assert no_grad.item() == pytest.approx(_ref_info_nce(z1, z2, 0.2), rel=1e-12)
+
+
+def test_blocked_info_nce_scales_the_incoming_gradient():
+    z1, z2 = _views(n=4, d=3)
+    a = z1.clone().requires_grad_(True)
+    (3.0 * losses.info_nce(a, z2, 0.4)).backward()
+    b = z1.clone().requires_grad_(True)
+    (3.0 * _autograd_info_nce(b, z2, 0.4)).backward()
+    torch.testing.assert_close(a.grad, b.grad)

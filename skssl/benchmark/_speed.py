@@ -36,7 +36,7 @@ from .. import losses
 from .._augment import corrupt
 from .._encoding import TabularEncoder
 from .._estimator import ContrastiveVAETransformer, resolve_device
-from .._training import LOSS_TERMS, make_optimizer, train_step
+from .._training import LOSS_TERMS, train_step, training_optimizer
 from .._training_data import Batch, TrainingData
 
 DEFAULT_ROWS = (10_000, 100_000, 1_000_000)
@@ -119,27 +119,26 @@ def _rows_per_second(step, n_steps, n_warmup, batch_size, device, finish=None):
 
 
 def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
+    """Training rows/s of fit's own step, and the FLOPs of one step."""
     generator = torch.Generator(device=device).manual_seed(0)
-    optimizer = make_optimizer(
-        config.optimizer, model.parameters(), config.learning_rate, config.weight_decay
-    )
     model.train()
     stream = _forever(lambda: data.epoch_batches(config.batch_size, generator))
     sums = torch.zeros(len(LOSS_TERMS), device=device)
+    with training_optimizer(model, config) as optimizer:
 
-    def step():
-        nonlocal sums
-        sums += train_step(model, next(stream), data, config, generator, optimizer)
+        def step():
+            nonlocal sums
+            sums += train_step(model, next(stream), data, config, generator, optimizer)
 
-    rate = _rows_per_second(
-        step,
-        n_steps,
-        n_warmup,
-        config.batch_size,
-        device,
-        finish=sums.tolist,  # the host synchronisation fit does once per epoch
-    )
-    return rate, step
+        rate = _rows_per_second(
+            step,
+            n_steps,
+            n_warmup,
+            config.batch_size,
+            device,
+            finish=sums.tolist,  # the host synchronisation fit does once per epoch
+        )
+        return rate, _flops_per_step(step)
 
 
 def _reference_loss(model, batch, pool, config, generator):
@@ -267,8 +266,9 @@ def measure(
         X, estimator, device, batch_size
     )
 
-    train_rate, step = _time_skssl_steps(model, data, config, device, n_steps, n_warmup)
-    train_flops = _flops_per_step(step)
+    train_rate, train_flops = _time_skssl_steps(
+        model, data, config, device, n_steps, n_warmup
+    )
     reference_rate = float("nan")
     if reference:
         reference_model = _new_model(estimator, table_encoder, device)
