@@ -268,6 +268,13 @@ class ContrastiveVAETransformer(
     device : str or torch.device, default="auto"
         "auto" trains on CUDA when available, else on the CPU. The fitted
         model is kept on the CPU, so it pickles and loads anywhere.
+    mixed_precision : bool, default=False
+        Train with the networks' matrix products in bfloat16 under
+        ``torch.autocast``; weights, optimiser state, losses and inference stay
+        in float32/float64. Pays on GPUs with bfloat16 tensor cores (Ampere and
+        later) and on CPUs with native bfloat16 instructions (AVX-512 BF16 or
+        AMX); elsewhere bfloat16 is emulated and slower. Results differ from
+        float32 training within bfloat16 rounding.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, minibatches, augmentations and the
         validation split. Global RNGs are never used or changed.
@@ -374,6 +381,7 @@ class ContrastiveVAETransformer(
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
+        "mixed_precision": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "monitor_representation": ["boolean"],
@@ -411,6 +419,7 @@ class ContrastiveVAETransformer(
         n_iter_no_change=10,
         tol=1e-4,
         device="auto",
+        mixed_precision=False,
         random_state=None,
         verbose=0,
         monitor_representation=False,
@@ -444,6 +453,7 @@ class ContrastiveVAETransformer(
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
+        self.mixed_precision = mixed_precision
         self.random_state = random_state
         self.verbose = verbose
         self.monitor_representation = monitor_representation
@@ -524,6 +534,7 @@ class ContrastiveVAETransformer(
             weight_decay=self.weight_decay,
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
+            mixed_precision=self.mixed_precision,
             early_stopping=self.early_stopping,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,

@@ -39,6 +39,7 @@ class TrainingConfig:
     weight_decay: float
     batch_size: int
     max_epochs: int
+    mixed_precision: bool
     early_stopping: bool
     n_iter_no_change: int
     tol: float
@@ -145,8 +146,20 @@ def batch_losses(model, batch, pool, config, generator):
 
     Returns a tensor ``[total, contrastive, reconstruction, kl]`` where the
     reconstruction and KL entries are per-sample means (nats). Branches whose
-    weight is 0 are skipped entirely and report 0.
+    weight is 0 are skipped entirely and report 0. With
+    ``config.mixed_precision`` the networks' matrix products run in bfloat16
+    under autocast; the loss functions compute in float32 (see
+    :mod:`skssl.losses`).
     """
+    with torch.autocast(
+        batch.numeric.device.type,
+        dtype=torch.bfloat16,
+        enabled=config.mixed_precision,
+    ):
+        return _batch_losses(model, batch, pool, config, generator)
+
+
+def _batch_losses(model, batch, pool, config, generator):
     device = batch.numeric.device
     zero = torch.zeros((), device=device, dtype=batch.numeric.dtype)
     contrastive = reconstruction = kl = zero
@@ -168,6 +181,9 @@ def batch_losses(model, batch, pool, config, generator):
     mean, log_var = model.encoder(
         stacked.numeric, stacked.observed, stacked.categorical
     )
+    # No-op in float32; under autocast the reparametrisation and its noise
+    # stay in float32.
+    mean, log_var = mean.float(), log_var.float()
 
     if config.contrastive_weight > 0:
         projected = model.projection(mean[: 2 * n])

@@ -2,15 +2,44 @@
 
 All reductions are means over the batch; every function is written with
 ``log_softmax``/``logsumexp`` so that it stays finite at extreme similarities
-and temperatures.
+and temperatures. Losses always compute in at least float32: under
+``torch.autocast`` (``mixed_precision=True``) half-precision inputs are cast up
+and autocast is switched off inside them, so only the networks run in
+bfloat16.
 """
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 
+_HALF_DTYPES = (torch.float16, torch.bfloat16)
 
+
+def _in_full_precision(loss):
+    """Run ``loss`` without autocast, on half-precision tensors cast to float32."""
+
+    @functools.wraps(loss)
+    def wrapper(*args, **kwargs):
+        args = [_to_float32(a) for a in args]
+        kwargs = {k: _to_float32(v) for k, v in kwargs.items()}
+        device_type = next(
+            (a.device.type for a in args if isinstance(a, torch.Tensor)), "cpu"
+        )
+        with torch.autocast(device_type, enabled=False):
+            return loss(*args, **kwargs)
+
+    return wrapper
+
+
+def _to_float32(value):
+    if isinstance(value, torch.Tensor) and value.dtype in _HALF_DTYPES:
+        return value.float()
+    return value
+
+
+@_in_full_precision
 def info_nce(z1, z2, temperature):
     """Symmetric InfoNCE / NT-Xent loss with in-batch negatives (SimCLR).
 
@@ -34,6 +63,18 @@ def info_nce(z1, z2, temperature):
     if torch.is_grad_enabled() and z.requires_grad:
         return _BlockedInfoNCE.apply(z, temperature)
     return _blocked_info_nce(z, temperature, with_gradient=False)[0]
+
+
+@_in_full_precision
+def info_nce_cross_entropy(z1, z2, temperature):
+    """:func:`info_nce` written the standard way, as SimCLR implementations do.
+
+    Cross-entropy over the full ``(2B, 2B)`` masked logits, differentiated by
+    autograd. Same value and gradient as :func:`info_nce` up to rounding; it is
+    the formulation the speed benchmark's reference loops use.
+    """
+    logits, positives, _, _ = _contrastive_logits(z1, z2, temperature)
+    return F.cross_entropy(logits, positives)
 
 
 # Rows of the similarity matrix processed at once: on the CPU a block of about
@@ -113,6 +154,7 @@ class _BlockedInfoNCE(torch.autograd.Function):
         return gradient * grad_output, None
 
 
+@_in_full_precision
 def gaussian_nll(mean, target, observed):
     """Per-sample negative log-likelihood of ``target`` under N(mean, 1).
 
@@ -126,6 +168,7 @@ def gaussian_nll(mean, target, observed):
     return 0.5 * (squared * observed).sum(dim=1)
 
 
+@_in_full_precision
 def categorical_nll(logits, codes, ignore_code=0):
     """Per-sample cross-entropy summed over categorical columns.
 
@@ -145,6 +188,7 @@ def categorical_nll(logits, codes, ignore_code=0):
     return per_entry.sum(dim=1)
 
 
+@_in_full_precision
 def gaussian_kl(mean, log_var):
     """Per-sample KL(N(mean, exp(log_var)) || N(0, I)).
 
@@ -193,6 +237,7 @@ def _contrastive_logits(z1, z2, temperature):
     return logits, positives, self_mask, z
 
 
+@_in_full_precision
 def balanced_info_nce(z1, z2, temperature, attraction_weight=1.0, repulsion_weight=1.0):
     """InfoNCE with separately weighted attracting and repelling terms.
 
@@ -258,6 +303,7 @@ def _log_mean_exp(x):
     return m + torch.log1p(torch.expm1(x - m).mean())
 
 
+@_in_full_precision
 def renyi_contrastive(z1, z2, temperature, alpha=2.0, gamma=None, per_anchor=False):
     """RényiCL loss: variational bound of a skew Rényi divergence.
 
@@ -378,6 +424,7 @@ def renyi_contrastive(z1, z2, temperature, alpha=2.0, gamma=None, per_anchor=Fal
     return repulsion - attraction
 
 
+@_in_full_precision
 def self_labeling_info_nce(
     z1, z2, temperature, refinement=0.5, target_temperature=None
 ):
@@ -513,6 +560,7 @@ def mixup_targets(theta, perm):
     return theta * eye + (1.0 - theta) * eye[perm]
 
 
+@_in_full_precision
 def soft_target_info_nce(queries, keys, targets, temperature):
     """Cross-entropy of queries' softmax over keys against soft labels.
 

@@ -9,10 +9,13 @@ import numpy as np
 import openml
 import pandas as pd
 import pytest
+import torch
 from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import KFold
 
+from skssl import ContrastiveVAETransformer
+from skssl._training import batch_losses
 from skssl.benchmark import _methods
 from skssl.benchmark._cli import main
 from skssl.benchmark._data import (
@@ -30,9 +33,10 @@ from skssl.benchmark._methods import (
     make_raw_encoder,
 )
 from skssl.benchmark._protocol import evaluate, holdout_split, validation_split
+from skssl.benchmark._reference_loops import reference_loss
 from skssl.benchmark._report import method_summary
 from skssl.benchmark._runner import limited_threads
-from skssl.benchmark._speed import format_row, measure
+from skssl.benchmark._speed import _setup, format_row, measure
 from skssl.benchmark._store import RESULT_COLUMNS, ResultStore
 
 REAL_CC18 = Path("/work/shared/datasets/cc18")
@@ -748,13 +752,50 @@ def test_speed_measurement_counts_flops_and_compares_to_reference():
     assert result.speedup_vs_reference == pytest.approx(
         result.train_rows_per_s / result.reference_rows_per_s
     )
+    assert result.skorch_rows_per_s > 0  # skorch is in the test extra
+    assert result.speedup_vs_skorch == pytest.approx(
+        result.train_rows_per_s / result.skorch_rows_per_s
+    )
     # FLOPs per training row of a 6-256-256-32 encoder (three passes) plus
     # decoder and backward: at least the encoder's forward multiply-adds.
     flops_per_row = result.train_gflops * 1e9 / result.train_rows_per_s
     assert flops_per_row > 3 * 2 * (6 * 256 + 256 * 256 + 256 * 64)
     assert 0 < result.matmul_fraction < 5
     assert result.transform_rows_per_s > 0 and result.peak_memory_mb > 0
-    assert str(format_row(result)).count("|") == 12
+    assert str(format_row(result)).count("|") == 14
+
+
+def test_reference_objective_is_the_training_objective(monkeypatch):
+    """The reference loops time the same objective as fit's step, not another.
+
+    With augmentation and the VAE's sampling noise switched off, the standard
+    three-pass formulation and skssl's concatenated, blocked one give the same
+    loss and the same gradients.
+    """
+    monkeypatch.setattr(
+        torch, "randn", lambda shape, **kw: torch.zeros(shape, dtype=kw["dtype"])
+    )
+    monkeypatch.setattr(torch, "randn_like", torch.zeros_like)
+    X = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
+    estimator = ContrastiveVAETransformer(
+        hidden_layer_sizes=(16,), n_components=4, corruption_rate=0.0, kl_weight=0.5
+    )
+    _, _, data, model, config = _setup(X, estimator, torch.device("cpu"), 32)
+    batch = data.rows(torch.arange(32))
+    generator = torch.Generator().manual_seed(0)
+    results = []
+    for objective in (
+        lambda: batch_losses(model, batch, data, config, generator)[0],
+        lambda: reference_loss(model, batch, data, config, generator),
+    ):
+        model.zero_grad()
+        loss = objective()
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in model.parameters()]))
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    torch.testing.assert_close(loss_a, loss_b)
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_speed_cli_prints_a_table_row_per_configuration(capsys):

@@ -248,3 +248,53 @@ def test_partial_fit_records_representation_history():
     fitted = ContrastiveVAETransformer(**SMALL, max_epochs=2).fit(X)
     fitted.set_params(monitor_representation=True).partial_fit(X)
     assert all(len(v) == 1 for v in fitted.representation_history_.values())
+
+
+# -- Mixed precision -------------------------------------------------------------
+
+
+def test_losses_compute_in_float32_under_autocast():
+    from skssl import losses
+
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)
+    half1, half2 = z1.bfloat16(), z2.bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = losses.info_nce(half1, half2, 0.2)
+        kl = losses.gaussian_kl(half1, half2)
+    assert value.dtype == torch.float32 and kl.dtype == torch.float32
+    # Exactly the float32 computation on the (rounded) half inputs: the
+    # similarity products did not run in bfloat16.
+    assert value.item() == losses.info_nce(half1.float(), half2.float(), 0.2).item()
+    torch.testing.assert_close(kl, losses.gaussian_kl(half1.float(), half2.float()))
+
+
+def test_mixed_precision_trains_the_networks_in_bfloat16(monkeypatch):
+    X, y = _blobs()
+    est = ContrastiveVAETransformer(
+        **SMALL, mixed_precision=True, max_epochs=15, representation="latent"
+    )
+    seen = set()
+    original = torch.nn.Linear.forward
+
+    def recording_forward(self, input):
+        out = original(self, input)
+        seen.add(out.dtype)
+        return out
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.nn.Linear, "forward", recording_forward)
+        est.fit(X)
+    assert torch.bfloat16 in seen  # the training forward passes
+    assert all(p.dtype == torch.float32 for p in est.model_.parameters())
+    assert np.isfinite(est.loss_curve_).all()
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
+    Z = est.transform(X)
+    assert Z.dtype == np.float64
+    score = cross_val_score(LogisticRegression(max_iter=1000), Z, y).mean()
+    assert score > 0.9
+    # Reproducible on the CPU like float32 training.
+    again = ContrastiveVAETransformer(
+        **SMALL, mixed_precision=True, max_epochs=15, representation="latent"
+    )
+    np.testing.assert_array_equal(again.fit_transform(X), Z)

@@ -203,8 +203,9 @@ def build_parser():
     speed = commands.add_parser(
         "speed",
         help="training and transform throughput against a DataLoader reference",
-        description="Training rows/s (skssl's loop and a standard "
-        "DataLoader/TensorDataset loop with the same network and loss), "
+        description="Training rows/s (skssl's loop, a standard "
+        "DataLoader/TensorDataset loop and a skorch NeuralNet with the same "
+        "network and objective), "
         "transform rows/s, peak memory and achieved FLOP rate against the "
         "measured matrix-multiply rate, per table size and batch size. Each "
         "configuration runs in a fresh process.",
@@ -227,9 +228,15 @@ def build_parser():
         help="torch threads in each measurement (default: torch's default)",
     )
     speed.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="train skssl's loop with mixed_precision=True (bfloat16 matrix "
+        "products); the references stay in float32",
+    )
+    speed.add_argument(
         "--no-reference",
         action="store_true",
-        help="skip the DataLoader reference loop",
+        help="skip the reference loops (DataLoader and skorch)",
     )
     report = commands.add_parser(
         "report",
@@ -381,6 +388,7 @@ def main(argv=None):
             n_steps=args.steps,
             reference=not args.no_reference,
             threads=args.threads,
+            params={"mixed_precision": args.mixed_precision},
         )
         return 0
     _check_args(args, parser)

@@ -3,13 +3,14 @@
 For each table size (rows x columns) and batch size, in a fresh process (so
 peak memory is that configuration's own), it measures:
 
-* training rows/s of skssl's loop (device-resident data, index-drawn
-  minibatches, one concatenated encoder pass for both views and the clean
-  rows, fused AdamW, no host synchronisation per step);
-* the same for a reference loop written the standard way: a
-  ``DataLoader(TensorDataset)`` feeding the same network and loss, three
-  encoder passes, default AdamW, ``loss.item()`` every step (what a skorch
-  ``NeuralNet`` or a hand-written loop does);
+* training rows/s of skssl's own training step (device-resident data,
+  index-drawn minibatches, one concatenated encoder pass for both views and
+  the clean rows, the blocked InfoNCE, AdamW on flat parameters, no host
+  synchronisation per step);
+* the same for two references with the same network and objective written
+  the standard way (see :mod:`._reference_loops`): a hand-written
+  ``DataLoader(TensorDataset)`` loop, and a skorch ``NeuralNet`` (when skorch
+  is installed);
 * transform rows/s (float64 inference, in chunks) over the whole table;
 * peak memory (resident set on CPU, allocated device memory on CUDA);
 * the achieved FLOP rate of training (FLOPs of one step counted by
@@ -29,15 +30,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from .. import losses
-from .._augment import corrupt
 from .._encoding import TabularEncoder
 from .._estimator import ContrastiveVAETransformer, resolve_device
 from .._training import LOSS_TERMS, train_step, training_optimizer
-from .._training_data import Batch, TrainingData
+from .._training_data import TrainingData
+from ._reference_loops import time_dataloader_loop, time_skorch_net
+from ._timing import rows_per_second, synchronize
 
 DEFAULT_ROWS = (10_000, 100_000, 1_000_000)
 DEFAULT_COLUMNS = (20, 100, 500)
@@ -57,16 +57,13 @@ class SpeedResult:
     train_rows_per_s: float
     reference_rows_per_s: float
     speedup_vs_reference: float
+    skorch_rows_per_s: float
+    speedup_vs_skorch: float
     transform_rows_per_s: float
     peak_memory_mb: float
     train_gflops: float
     matmul_gflops: float
     matmul_fraction: float
-
-
-def _synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _table(n_rows, n_columns, seed):
@@ -100,24 +97,6 @@ def _forever(epoch):
         yield from epoch()
 
 
-def _rows_per_second(step, n_steps, n_warmup, batch_size, device, finish=None):
-    """Training rows/s of ``step`` over ``n_steps`` after ``n_warmup`` steps.
-
-    ``finish`` runs inside the timed span (e.g. the loop's own host
-    synchronisation).
-    """
-    for _ in range(n_warmup):
-        step()
-    _synchronize(device)
-    start = time.perf_counter()
-    for _ in range(n_steps):
-        step()
-    if finish is not None:
-        finish()
-    _synchronize(device)
-    return n_steps * batch_size / (time.perf_counter() - start)
-
-
 def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
     """Training rows/s of fit's own step, and the FLOPs of one step."""
     generator = torch.Generator(device=device).manual_seed(0)
@@ -130,7 +109,7 @@ def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
             nonlocal sums
             sums += train_step(model, next(stream), data, config, generator, optimizer)
 
-        rate = _rows_per_second(
+        rate = rows_per_second(
             step,
             n_steps,
             n_warmup,
@@ -139,68 +118,6 @@ def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
             finish=sums.tolist,  # the host synchronisation fit does once per epoch
         )
         return rate, _flops_per_step(step)
-
-
-def _reference_loss(model, batch, pool, config, generator):
-    """The same objective, written as a standard loop would: 3 encoder passes."""
-    views = [
-        corrupt(batch, pool, config.corruption_rate, config.noise_scale, generator)
-        for _ in range(2)
-    ]
-    z1 = model.projection(model.encoder(*_fields(views[0]))[0])
-    z2 = model.projection(model.encoder(*_fields(views[1]))[0])
-    contrastive = losses.info_nce(z1, z2, config.temperature)
-    mean, log_var = model.encoder(*_fields(batch))
-    z = mean + (0.5 * log_var).exp() * torch.randn_like(mean)
-    numeric_mean, logits = model.decoder(z)
-    reconstruction = losses.gaussian_nll(numeric_mean, batch.numeric, batch.observed)
-    if logits is not None:
-        reconstruction = reconstruction + losses.categorical_nll(
-            logits, batch.categorical
-        )
-    kl = losses.gaussian_kl(mean, log_var).mean()
-    n_columns = batch.numeric.shape[1] + batch.categorical.shape[1]
-    vae = (reconstruction.mean() + config.kl_weight * kl) / n_columns
-    return config.contrastive_weight * contrastive + config.vae_weight * vae
-
-
-def _fields(batch):
-    return batch.numeric, batch.observed, batch.categorical
-
-
-def _time_reference_steps(model, encoded, pool, config, device, n_steps, n_warmup):
-    dataset = TensorDataset(
-        torch.as_tensor(encoded.numeric, dtype=torch.float32),
-        torch.as_tensor(encoded.observed),
-        torch.as_tensor(encoded.categorical),
-    )
-    loader = DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        shuffle=True,
-        drop_last=True,
-        generator=torch.Generator().manual_seed(0),
-    )
-    generator = torch.Generator(device=device).manual_seed(0)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    model.train()
-    stream = _forever(lambda: loader)
-    running = 0.0
-
-    def step():
-        nonlocal running
-        numeric, observed, categorical = (t.to(device) for t in next(stream))
-        loss = _reference_loss(
-            model, Batch(numeric, observed, categorical), pool, config, generator
-        )
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        running += loss.item()  # logged every step, as training loops do
-
-    return _rows_per_second(step, n_steps, n_warmup, config.batch_size, device)
 
 
 def _matmul_gflops(model, batch_size, device, repeats=20):
@@ -222,11 +139,11 @@ def _matmul_gflops(model, batch_size, device, repeats=20):
         b = torch.randn(n_in, n_out, device=device)
         for _ in range(3):
             a @ b
-        _synchronize(device)
+        synchronize(device)
         start = time.perf_counter()
         for _ in range(repeats):
             a @ b
-        _synchronize(device)
+        synchronize(device)
         seconds += time.perf_counter() - start
         flops += 2.0 * rows * n_in * n_out * repeats
     return flops / seconds / 1e9
@@ -269,13 +186,18 @@ def measure(
     train_rate, train_flops = _time_skssl_steps(
         model, data, config, device, n_steps, n_warmup
     )
-    reference_rate = float("nan")
+    reference_rate = skorch_rate = float("nan")
     if reference:
-        reference_model = _new_model(estimator, table_encoder, device)
-        reference_rate = _time_reference_steps(
-            reference_model, encoded, data, config, device, n_steps, n_warmup
-        )
-        del reference_model
+        for timer in (time_dataloader_loop, time_skorch_net):
+            reference_model = _new_model(estimator, table_encoder, device)
+            rate = timer(
+                reference_model, encoded, data, config, device, n_steps, n_warmup
+            )
+            if timer is time_dataloader_loop:
+                reference_rate = rate
+            else:
+                skorch_rate = rate
+            del reference_model
     del data, model
 
     estimator.set_params(max_epochs=1, device=str(device), random_state=0)
@@ -295,6 +217,8 @@ def measure(
         train_rows_per_s=train_rate,
         reference_rows_per_s=reference_rate,
         speedup_vs_reference=train_rate / reference_rate,
+        skorch_rows_per_s=skorch_rate,
+        speedup_vs_skorch=train_rate / skorch_rate,
         transform_rows_per_s=transform_rate,
         peak_memory_mb=_peak_memory_mb(device),
         train_gflops=achieved,
@@ -322,7 +246,8 @@ def measure_isolated(threads=None, **kwargs):
 
 _HEADER = (
     "| rows | cols | batch | train rows/s | reference rows/s | speed-up "
-    "| transform rows/s | peak MB | train GFLOP/s | matmul GFLOP/s | of matmul |"
+    "| skorch rows/s | speed-up | transform rows/s | peak MB | train GFLOP/s "
+    "| matmul GFLOP/s | of matmul |"
 )
 
 
@@ -337,6 +262,8 @@ def format_row(result):
         f"| {result.train_rows_per_s:,.0f} "
         f"| {_or_na(result.reference_rows_per_s, ',.0f')} "
         f"| {_or_na(result.speedup_vs_reference, '.2f')}x "
+        f"| {_or_na(result.skorch_rows_per_s, ',.0f')} "
+        f"| {_or_na(result.speedup_vs_skorch, '.2f')}x "
         f"| {result.transform_rows_per_s:,.0f} | {result.peak_memory_mb:,.0f} "
         f"| {result.train_gflops:.1f} | {result.matmul_gflops:.1f} "
         f"| {result.matmul_fraction:.0%} |"
@@ -351,12 +278,19 @@ def run_speed(
     n_steps=50,
     reference=True,
     threads=None,
+    params=None,
     out=None,
 ):
-    """Print the speed table, one configuration per line as it finishes."""
+    """Print the speed table, one configuration per line as it finishes.
+
+    ``params`` are estimator parameters for skssl's loop, over the defaults of
+    the speed targets (:data:`DEFAULT_PARAMS`).
+    """
     out = sys.stdout if out is None else out
     resolved = resolve_device(device)
-    settings = ContrastiveVAETransformer(**DEFAULT_PARAMS).get_params()
+    settings = ContrastiveVAETransformer(
+        **{**DEFAULT_PARAMS, **(params or {})}
+    ).get_params()
     print(
         f"device: {resolved}; torch {torch.__version__}; threads: "
         f"{threads or torch.get_num_threads()}; {n_steps} timed training steps "
@@ -375,6 +309,7 @@ def run_speed(
                 "vae_weight",
                 "corruption_rate",
                 "optimizer",
+                "mixed_precision",
             )
         ),
         file=out,
@@ -393,6 +328,7 @@ def run_speed(
                     device=device,
                     n_steps=n_steps,
                     reference=reference,
+                    params=params,
                 )
                 results.append(result)
                 print(format_row(result), file=out, flush=True)

@@ -1,0 +1,162 @@
+"""What users would write instead of skssl: the speed benchmark's references.
+
+Both train the same network (built by the estimator, same seed) on the same
+objective, written the standard way: three encoder passes (two augmented views,
+then the clean rows), InfoNCE as cross-entropy over the full ``(2B, 2B)``
+logits, the ELBO terms, ``torch.optim.AdamW`` over the model's parameter
+tensors, and the loss read back every step (``loss.item()``) as training loops
+log it. The augmentation is skssl's own vectorised SCARF corruption, so the
+references are not slowed by a per-row Python augmentation.
+
+* :func:`time_dataloader_loop`: a hand-written loop over
+  ``DataLoader(TensorDataset(...), shuffle=True)``.
+* :func:`time_skorch_net`: a skorch ``NeuralNet`` (skorch's own dataset and
+  ``DataLoader``, its per-batch callbacks and history), the scikit-learn
+  wrapper data scientists use for PyTorch models. Needs the optional
+  ``skorch`` package.
+"""
+
+import time
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from .. import losses
+from .._augment import corrupt
+from .._training_data import Batch
+from ._timing import rows_per_second, synchronize
+
+
+def reference_loss(model, batch, pool, config, generator):
+    """The training objective, written as a standard loop would."""
+    views = [
+        corrupt(batch, pool, config.corruption_rate, config.noise_scale, generator)
+        for _ in range(2)
+    ]
+    z1 = model.projection(model.encoder(*_fields(views[0]))[0])
+    z2 = model.projection(model.encoder(*_fields(views[1]))[0])
+    contrastive = losses.info_nce_cross_entropy(z1, z2, config.temperature)
+    mean, log_var = model.encoder(*_fields(batch))
+    z = mean + (0.5 * log_var).exp() * torch.randn_like(mean)
+    numeric_mean, logits = model.decoder(z)
+    reconstruction = losses.gaussian_nll(numeric_mean, batch.numeric, batch.observed)
+    if logits is not None:
+        reconstruction = reconstruction + losses.categorical_nll(
+            logits, batch.categorical
+        )
+    kl = losses.gaussian_kl(mean, log_var).mean()
+    n_columns = batch.numeric.shape[1] + batch.categorical.shape[1]
+    vae = (reconstruction.mean() + config.kl_weight * kl) / n_columns
+    return config.contrastive_weight * contrastive + config.vae_weight * vae
+
+
+def _fields(batch):
+    return batch.numeric, batch.observed, batch.categorical
+
+
+def _host_tensors(encoded):
+    return (
+        torch.as_tensor(encoded.numeric, dtype=torch.float32),
+        torch.as_tensor(encoded.observed),
+        torch.as_tensor(encoded.categorical),
+    )
+
+
+def time_dataloader_loop(model, encoded, pool, config, device, n_steps, n_warmup):
+    """Training rows/s of a hand-written ``DataLoader(TensorDataset)`` loop."""
+    loader = DataLoader(
+        TensorDataset(*_host_tensors(encoded)),
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(0),
+    )
+    generator = torch.Generator(device=device).manual_seed(0)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    model.train()
+    running = 0.0
+
+    def batches():
+        while True:
+            yield from loader
+
+    stream = batches()
+
+    def step():
+        nonlocal running
+        numeric, observed, categorical = (t.to(device) for t in next(stream))
+        loss = reference_loss(
+            model, Batch(numeric, observed, categorical), pool, config, generator
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        running += loss.item()  # logged every step, as training loops do
+
+    return rows_per_second(step, n_steps, n_warmup, config.batch_size, device)
+
+
+class _ObjectiveModule(torch.nn.Module):
+    """The network with the objective as its output, as a skorch module."""
+
+    def __init__(self, model, pool, config, generator):
+        super().__init__()
+        self.model = model
+        self.pool = pool
+        self.config = config
+        self.generator = generator
+
+    def forward(self, numeric, observed, categorical):
+        batch = Batch(numeric, observed, categorical)
+        return reference_loss(self.model, batch, self.pool, self.config, self.generator)
+
+
+def time_skorch_net(model, encoded, pool, config, device, n_steps, n_warmup):
+    """Training rows/s of a skorch ``NeuralNet`` on the same objective.
+
+    skorch trains whole epochs, so one epoch of ``n_warmup`` minibatches runs
+    first, then an epoch of ``n_steps`` minibatches is timed (rows cycle when
+    the table is smaller). Returns NaN when skorch is not installed.
+    """
+    try:
+        from skorch import NeuralNet
+    except ImportError:
+        return float("nan")
+
+    class ObjectiveNet(NeuralNet):
+        def get_loss(self, y_pred, y_true, X=None, training=False):
+            return y_pred  # the module already returns the objective
+
+    generator = torch.Generator(device=device).manual_seed(0)
+    net = ObjectiveNet(
+        _ObjectiveModule(model, pool, config, generator),
+        criterion=torch.nn.Identity,  # unused: get_loss returns the objective
+        optimizer=torch.optim.AdamW,
+        lr=config.learning_rate,
+        optimizer__weight_decay=config.weight_decay,
+        batch_size=config.batch_size,
+        iterator_train__shuffle=True,
+        iterator_train__drop_last=True,
+        train_split=None,
+        max_epochs=1,
+        device=str(device),
+        verbose=0,
+    ).initialize()
+    numeric, observed, categorical = _host_tensors(encoded)
+
+    def epoch_of(n_batches):
+        index = torch.arange(n_batches * config.batch_size) % numeric.shape[0]
+        X = {
+            "numeric": numeric[index],
+            "observed": observed[index],
+            "categorical": categorical[index],
+        }
+        start = time.perf_counter()
+        net.partial_fit(X)
+        synchronize(device)
+        return n_batches * config.batch_size / (time.perf_counter() - start)
+
+    epoch_of(n_warmup)
+    return epoch_of(n_steps)
