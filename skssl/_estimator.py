@@ -134,6 +134,16 @@ def resolve_max_epochs(max_epochs, n_train):
     return int(np.clip(np.ceil(_AUTO_ROWS_SEEN / n_train), low, high))
 
 
+def _elbo(model, numeric, observed, categorical):
+    """Per-row ELBO at the posterior mean (see ``score_samples``)."""
+    mean, log_var = model.encoder(numeric, observed, categorical)
+    numeric_mean, logits = model.decoder(mean)
+    nll = losses.gaussian_nll(numeric_mean, numeric, observed)
+    if logits is not None:
+        nll = nll + losses.categorical_nll(logits, categorical)
+    return -nll - losses.gaussian_kl(mean, log_var)
+
+
 def _vae_branch_fitted(estimator):
     """`available_if` check: methods that need the decoder."""
     if hasattr(estimator, "model_"):
@@ -820,23 +830,34 @@ class ContrastiveVAETransformer(
         """A float64 copy of the fitted networks on ``device``."""
         return copy.deepcopy(self.model_).to(device=device, dtype=torch.float64).eval()
 
-    def _encoded_chunks(self, X, device):
-        """Yield (numeric, observed, categorical) float64 tensors, chunk by chunk.
+    def _map_rows(self, X, rows_of_chunk, width=None):
+        """``rows_of_chunk(model, numeric, observed, categorical)`` for every row.
 
-        Rows are encoded chunk by chunk too, so memory beyond the input and
-        the output stays bounded whatever the number of rows.
+        Rows are encoded and passed through the float64 inference model chunk
+        by chunk, and each chunk's result is written into one preallocated
+        float64 array of shape ``(n_samples, width)`` (``(n_samples,)`` when
+        ``width`` is None): beyond the input and that output, memory stays
+        bounded whatever the number of rows.
         """
+        check_is_fitted(self)
         X, _ = self._validate_input(X, reset=False)
+        device = resolve_device(self.device)
+        model = self._inference_model(device)
+        n_samples = X.shape[0]
+        out = np.empty((n_samples,) if width is None else (n_samples, width))
         rows = X.iloc if isinstance(X, pd.DataFrame) else X
-        for start in range(0, X.shape[0], _INFERENCE_CHUNK):
-            encoded = self.table_encoder_.transform(
-                rows[start : start + _INFERENCE_CHUNK]
-            )
-            yield (
-                torch.as_tensor(encoded.numeric, dtype=torch.float64).to(device),
-                torch.as_tensor(encoded.observed).to(device),
-                torch.as_tensor(encoded.categorical).to(device),
-            )
+        with torch.no_grad():
+            for start in range(0, n_samples, _INFERENCE_CHUNK):
+                stop = min(start + _INFERENCE_CHUNK, n_samples)
+                encoded = self.table_encoder_.transform(rows[start:stop])
+                result = rows_of_chunk(
+                    model,
+                    torch.as_tensor(encoded.numeric, dtype=torch.float64).to(device),
+                    torch.as_tensor(encoded.observed).to(device),
+                    torch.as_tensor(encoded.categorical).to(device),
+                )
+                out[start:stop] = result.cpu().numpy()
+        return out
 
     @property
     def _n_features_out(self):
@@ -859,20 +880,18 @@ class ContrastiveVAETransformer(
             activations (``sum(hidden_layer_sizes)`` columns); with
             ``"latent"``, the posterior mean (``n_components`` columns).
         """
-        check_is_fitted(self)
-        device = resolve_device(self.device)
-        model = self._inference_model(device)
-        out = []
-        with torch.no_grad():
-            for numeric, observed, categorical in self._encoded_chunks(X, device):
-                if self.representation == "latent":
-                    rows, _ = model.encoder(numeric, observed, categorical)
-                else:
-                    rows = model.encoder.hidden_activations(
-                        numeric, observed, categorical
-                    )
-                out.append(rows.cpu().numpy())
-        return np.concatenate(out, axis=0)
+        check_is_fitted(self)  # before the output width is read
+        if self.representation == "latent":
+
+            def representation(model, numeric, observed, categorical):
+                return model.encoder(numeric, observed, categorical)[0]
+
+        else:
+
+            def representation(model, numeric, observed, categorical):
+                return model.encoder.hidden_activations(numeric, observed, categorical)
+
+        return self._map_rows(X, representation, width=self._n_features_out)
 
     @available_if(_vae_branch_fitted)
     def score_samples(self, X):
@@ -893,20 +912,7 @@ class ContrastiveVAETransformer(
         -------
         scores : ndarray of shape (n_samples,)
         """
-        check_is_fitted(self)
-        device = resolve_device(self.device)
-        model = self._inference_model(device)
-        out = []
-        with torch.no_grad():
-            for numeric, observed, categorical in self._encoded_chunks(X, device):
-                mean, log_var = model.encoder(numeric, observed, categorical)
-                numeric_mean, logits = model.decoder(mean)
-                nll = losses.gaussian_nll(numeric_mean, numeric, observed)
-                if logits is not None:
-                    nll = nll + losses.categorical_nll(logits, categorical)
-                elbo = -nll - losses.gaussian_kl(mean, log_var)
-                out.append(elbo.cpu().numpy())
-        return np.concatenate(out)
+        return self._map_rows(X, _elbo)
 
     @available_if(_vae_branch_fitted)
     def score(self, X, y=None):

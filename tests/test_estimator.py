@@ -186,9 +186,10 @@ def test_representation_is_the_hidden_layers_or_the_posterior_mean(mixed_frame):
 
     # The same numbers by hand: each Linear + ReLU of the encoder in turn.
     model = est._inference_model(torch.device("cpu"))
-    numeric, observed, categorical = next(
-        est._encoded_chunks(mixed_frame, torch.device("cpu"))
-    )
+    encoded = est.table_encoder_.transform(mixed_frame)
+    numeric = torch.as_tensor(encoded.numeric, dtype=torch.float64)
+    observed = torch.as_tensor(encoded.observed)
+    categorical = torch.as_tensor(encoded.categorical)
     with torch.no_grad():
         features = model.encoder.input_layer(numeric, observed, categorical)
         first = torch.relu(model.encoder.body[0](features))
