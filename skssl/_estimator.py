@@ -191,7 +191,8 @@ class ContrastiveVAETransformer(
     imputed with the mean and flagged with indicator inputs; categorical
     columns (pandas ``category``/``object``/``string``/``bool``, or those listed
     in ``categorical_features``) are embedded, with at most ``max_categories``
-    levels per column. Training runs in float32 on ``device``; inference runs
+    levels per column. Training runs in float32 on ``device`` (the networks in
+    bfloat16 with ``mixed_precision=True``); inference runs
     in float64 so that each row's output does not depend on the rest of the
     batch.
 
