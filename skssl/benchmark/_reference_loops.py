@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from .. import losses
 from .._augment import corrupt
 from .._training_data import Batch
-from ._timing import rows_per_second, synchronize
+from ._timing import forever, rows_per_second, synchronize
 
 
 def reference_loss(model, batch, pool, config, generator):
@@ -78,11 +78,7 @@ def time_dataloader_loop(model, encoded, pool, config, device, n_steps, n_warmup
     model.train()
     running = 0.0
 
-    def batches():
-        while True:
-            yield from loader
-
-    stream = batches()
+    stream = forever(lambda: loader)
 
     def step():
         nonlocal running

@@ -37,7 +37,7 @@ from .._estimator import ContrastiveVAETransformer, resolve_device
 from .._training import LOSS_TERMS, train_step, training_optimizer
 from .._training_data import TrainingData
 from ._reference_loops import time_dataloader_loop, time_skorch_net
-from ._timing import rows_per_second, synchronize
+from ._timing import forever, rows_per_second, synchronize
 
 DEFAULT_ROWS = (10_000, 100_000, 1_000_000)
 DEFAULT_COLUMNS = (20, 100, 500)
@@ -91,17 +91,11 @@ def _setup(X, estimator, device, batch_size):
     return table_encoder, encoded, data, model, config
 
 
-def _forever(epoch):
-    """The batches of ``epoch()``, then of ``epoch()`` again, without end."""
-    while True:
-        yield from epoch()
-
-
 def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
     """Training rows/s of fit's own step, and the FLOPs of one step."""
     generator = torch.Generator(device=device).manual_seed(0)
     model.train()
-    stream = _forever(lambda: data.epoch_batches(config.batch_size, generator))
+    stream = forever(lambda: data.epoch_batches(config.batch_size, generator))
     sums = torch.zeros(len(LOSS_TERMS), device=device)
     with training_optimizer(model, config) as optimizer:
 
@@ -186,18 +180,16 @@ def measure(
     train_rate, train_flops = _time_skssl_steps(
         model, data, config, device, n_steps, n_warmup
     )
-    reference_rate = skorch_rate = float("nan")
-    if reference:
-        for timer in (time_dataloader_loop, time_skorch_net):
-            reference_model = _new_model(estimator, table_encoder, device)
-            rate = timer(
-                reference_model, encoded, data, config, device, n_steps, n_warmup
-            )
-            if timer is time_dataloader_loop:
-                reference_rate = rate
-            else:
-                skorch_rate = rate
-            del reference_model
+    dataloader_rate = skorch_rate = float("nan")
+    if reference:  # each on a fresh copy of the initial network
+        timing = (encoded, data, config, device, n_steps, n_warmup)
+        dataloader_rate = time_dataloader_loop(
+            _new_model(estimator, table_encoder, device), *timing
+        )
+        skorch_rate = time_skorch_net(
+            _new_model(estimator, table_encoder, device), *timing
+        )
+        del timing
     del data, model
 
     estimator.set_params(max_epochs=1, device=str(device), random_state=0)
@@ -215,8 +207,8 @@ def measure(
         device=str(device),
         threads=torch.get_num_threads(),
         train_rows_per_s=train_rate,
-        reference_rows_per_s=reference_rate,
-        speedup_vs_reference=train_rate / reference_rate,
+        reference_rows_per_s=dataloader_rate,
+        speedup_vs_reference=train_rate / dataloader_rate,
         skorch_rows_per_s=skorch_rate,
         speedup_vs_skorch=train_rate / skorch_rate,
         transform_rows_per_s=transform_rate,

@@ -10,6 +10,12 @@ def synchronize(device):
         torch.cuda.synchronize(device)
 
 
+def forever(epoch):
+    """The batches of ``epoch()``, then of ``epoch()`` again, without end."""
+    while True:
+        yield from epoch()
+
+
 def rows_per_second(step, n_steps, n_warmup, batch_size, device, finish=None):
     """Training rows/s of ``step`` over ``n_steps`` after ``n_warmup`` steps.
 
