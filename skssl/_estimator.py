@@ -138,9 +138,9 @@ def _elbo(model, numeric, observed, categorical):
     """Per-row ELBO at the posterior mean (see ``score_samples``)."""
     mean, log_var = model.encoder(numeric, observed, categorical)
     numeric_mean, logits = model.decoder(mean)
-    nll = losses.gaussian_nll(numeric_mean, numeric, observed)
-    if logits is not None:
-        nll = nll + losses.categorical_nll(logits, categorical)
+    nll = losses.reconstruction_nll(
+        numeric_mean, logits, numeric, observed, categorical
+    )
     return -nll - losses.gaussian_kl(mean, log_var)
 
 

@@ -200,10 +200,9 @@ def _batch_losses(model, batch, pool, config, generator):
         )
         z = mean + (0.5 * log_var).exp() * noise
         numeric_mean, logits = model.decoder(z)
-        per_sample = losses.gaussian_nll(numeric_mean, batch.numeric, batch.observed)
-        if logits is not None:
-            per_sample = per_sample + losses.categorical_nll(logits, batch.categorical)
-        reconstruction = per_sample.mean()
+        reconstruction = losses.reconstruction_nll(
+            numeric_mean, logits, batch.numeric, batch.observed, batch.categorical
+        ).mean()
         kl = losses.gaussian_kl(mean, log_var).mean()
         # Normalised per input column so that vae_weight means the same thing
         # on narrow and wide tables.

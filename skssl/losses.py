@@ -188,6 +188,22 @@ def categorical_nll(logits, codes, ignore_code=0):
     return per_entry.sum(dim=1)
 
 
+def reconstruction_nll(numeric_mean, logits, numeric, observed, categorical):
+    """Per-sample negative log-likelihood of a row under the decoder's output.
+
+    :func:`gaussian_nll` of the numeric columns plus, when the table has
+    categorical columns (``logits`` not None), :func:`categorical_nll`.
+
+    Returns
+    -------
+    Tensor of shape (B,)
+    """
+    nll = gaussian_nll(numeric_mean, numeric, observed)
+    if logits is not None:
+        nll = nll + categorical_nll(logits, categorical)
+    return nll
+
+
 @_in_full_precision
 def gaussian_kl(mean, log_var):
     """Per-sample KL(N(mean, exp(log_var)) || N(0, I)).

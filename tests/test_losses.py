@@ -453,3 +453,20 @@ def test_blocked_info_nce_scales_the_incoming_gradient():
     b = z1.clone().requires_grad_(True)
     (3.0 * losses.info_nce_cross_entropy(b, z2, 0.4)).backward()
     torch.testing.assert_close(a.grad, b.grad)
+
+
+def test_reconstruction_nll_adds_the_categorical_term_only_when_there_is_one():
+    g = torch.Generator().manual_seed(0)
+    mean, target = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    observed = torch.tensor([[True, False, True]] * 4)
+    logits = torch.randn(4, 2, 5, generator=g)
+    codes = torch.tensor([[1, 0], [2, 3], [4, 4], [0, 0]])
+    numeric_only = losses.reconstruction_nll(mean, None, target, observed, codes)
+    torch.testing.assert_close(
+        numeric_only, losses.gaussian_nll(mean, target, observed)
+    )
+    both = losses.reconstruction_nll(mean, logits, target, observed, codes)
+    torch.testing.assert_close(
+        both, numeric_only + losses.categorical_nll(logits, codes)
+    )
+    assert (both > numeric_only)[:3].all() and both[3] == numeric_only[3]

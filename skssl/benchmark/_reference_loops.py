@@ -39,14 +39,12 @@ def reference_loss(model, batch, pool, config, generator):
     mean, log_var = model.encoder(*_fields(batch))
     z = mean + (0.5 * log_var).exp() * torch.randn_like(mean)
     numeric_mean, logits = model.decoder(z)
-    reconstruction = losses.gaussian_nll(numeric_mean, batch.numeric, batch.observed)
-    if logits is not None:
-        reconstruction = reconstruction + losses.categorical_nll(
-            logits, batch.categorical
-        )
+    reconstruction = losses.reconstruction_nll(
+        numeric_mean, logits, *_fields(batch)
+    ).mean()
     kl = losses.gaussian_kl(mean, log_var).mean()
     n_columns = batch.numeric.shape[1] + batch.categorical.shape[1]
-    vae = (reconstruction.mean() + config.kl_weight * kl) / n_columns
+    vae = (reconstruction + config.kl_weight * kl) / n_columns
     return config.contrastive_weight * contrastive + config.vae_weight * vae
 
 
