@@ -107,6 +107,9 @@ def _blocked_info_nce(z, temperature, with_gradient):
     n_anchors = z.shape[0]
     n = n_anchors // 2
     scale = 1.0 / temperature
+    # d loss / d (z z^T) = (softmax - one_hot(positive)) * factor: the
+    # 1 / temperature of the logits and the 1 / 2B of the mean.
+    factor = scale / n_anchors
     positives = torch.arange(n_anchors, device=z.device).add_(n).remainder_(n_anchors)
     block_entries = _GPU_BLOCK_ENTRIES if z.is_cuda else _CPU_BLOCK_ENTRIES
     block_rows = max(1, min(n_anchors, block_entries // n_anchors))
@@ -125,9 +128,6 @@ def _blocked_info_nce(z, temperature, with_gradient):
         partition = weights.sum(dim=1, keepdim=True)
         total += (shift + partition.log() - positive_logits).sum()
         if with_gradient:
-            # softmax - one_hot(positive), times d logits / d (z z^T) and the
-            # 1 / 2B of the mean.
-            factor = scale / n_anchors
             weights.mul_(factor / partition)
             weights.scatter_add_(1, positive, torch.full_like(positive_logits, -factor))
             gradient[start:stop].addmm_(weights, z)
