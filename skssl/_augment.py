@@ -47,34 +47,19 @@ def corrupt(batch, pool, corruption_rate, noise_scale, generator):
     k = n_corrupted_columns(corruption_rate, n_columns)
     if k > 0:
         # The k smallest of M uniform scores per row give a uniformly random
-        # subset of exactly k columns.
+        # subset of exactly k columns; only those k entries are gathered from
+        # the pool and written, not all M.
         scores = torch.rand(n_rows, n_columns, generator=generator, device=device)
-        threshold = scores.kthvalue(k, dim=1, keepdim=True).values
-        replace = scores <= threshold
+        columns = scores.topk(k, dim=1, largest=False, sorted=False).indices
         donors = torch.randint(
-            pool.n_samples, (n_rows, n_columns), generator=generator, device=device
+            pool.n_samples, (n_rows, k), generator=generator, device=device
         )
         if n_numeric:
-            replace_num = replace[:, :n_numeric]
-            donor_num = donors[:, :n_numeric]
-            # Flat indices into the row-major pool: take() is a plain gather,
-            # cheaper than two-tensor advanced indexing.
-            flat = donor_num * n_numeric + torch.arange(n_numeric, device=device)
-            numeric = torch.where(
-                replace_num, pool.numeric.reshape(-1).take(flat), numeric
-            )
-            observed = torch.where(
-                replace_num, pool.observed.reshape(-1).take(flat), observed
-            )
+            numeric = _replace(numeric, pool.numeric, columns, donors, 0, n_columns)
+            observed = _replace(observed, pool.observed, columns, donors, 0, n_columns)
         if n_columns > n_numeric:
-            replace_cat = replace[:, n_numeric:]
-            donor_cat = donors[:, n_numeric:]
-            n_categorical = n_columns - n_numeric
-            flat = donor_cat * n_categorical + torch.arange(
-                n_categorical, device=device
-            )
-            categorical = torch.where(
-                replace_cat, pool.categorical.reshape(-1).take(flat), categorical
+            categorical = _replace(
+                categorical, pool.categorical, columns, donors, n_numeric, n_columns
             )
     if noise_scale > 0 and n_numeric:
         noise = torch.randn(
@@ -82,3 +67,24 @@ def corrupt(batch, pool, corruption_rate, noise_scale, generator):
         )
         numeric = numeric + noise_scale * noise * observed
     return Batch(numeric=numeric, observed=observed, categorical=categorical)
+
+
+def _replace(values, pool_values, columns, donors, first, n_columns):
+    """Write pool draws into the chosen entries of one column group.
+
+    ``values`` holds columns ``first, first + 1, ...`` of a table of
+    ``n_columns`` columns. For each chosen ``columns[i, j]`` among them, entry
+    ``i`` of that column becomes the same column's value in pool row
+    ``donors[i, j]``; chosen columns of the other group are left alone.
+    """
+    width = values.shape[1]
+    local = columns - first
+    # Flat indices into the row-major pool: take() is a plain gather.
+    drawn = pool_values.reshape(-1).take(donors * width + local.clamp(0, width - 1))
+    if width == n_columns:  # one group only: every chosen column is in it
+        return values.scatter(1, local, drawn)
+    # Decided from shapes, not data, so a GPU never waits on the host.
+    # Chosen columns of the other group write to a scratch column, dropped.
+    target = torch.where((local >= 0) & (local < width), local, width)
+    padded = torch.cat([values, values[:, :1]], dim=1)
+    return padded.scatter_(1, target, drawn)[:, :width]

@@ -48,6 +48,24 @@ def test_scarf_replaces_exactly_floor_rate_times_columns(rate):
         assert torch.isin(donors, pool.categorical[:, j]).all()
 
 
+def test_scarf_replaced_numeric_entries_take_the_donors_missing_flag():
+    batch = _batch(300, 7, 3, offset=0)
+    pool = _batch(40, 7, 3, offset=10_000)
+    pool.numeric[:] = 0.0  # every numeric pool entry missing
+    pool.observed[:] = False
+    view = corrupt(batch, pool, 0.5, noise_scale=0.0, generator=torch.Generator())
+    replaced_numeric = ~view.observed
+    # Only replaced entries changed, and they carry the donor's value and flag.
+    assert (view.numeric[replaced_numeric] == 0).all()
+    assert (view.numeric[~replaced_numeric] == batch.numeric[~replaced_numeric]).all()
+    replaced_categorical = view.categorical != batch.categorical
+    counts = replaced_numeric.sum(dim=1) + replaced_categorical.sum(dim=1)
+    assert (counts == n_corrupted_columns(0.5, 10)).all()
+    # Both column groups are chosen, in proportion to their widths.
+    share = replaced_numeric.sum() / counts.sum()
+    assert 0.6 < share < 0.8  # 7 of 10 columns are numeric
+
+
 def test_scarf_columns_are_uniformly_chosen():
     batch = _batch(4000, 5, 0, offset=0)
     pool = _batch(100, 5, 0, offset=10_000)
