@@ -298,3 +298,34 @@ def test_mixed_precision_trains_the_networks_in_bfloat16(monkeypatch):
         **SMALL, mixed_precision=True, max_epochs=15, representation="latent"
     )
     np.testing.assert_array_equal(again.fit_transform(X), Z)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("mixed_precision", [False, True])
+def test_cuda_epoch_never_waits_on_the_host(monkeypatch, mixed_frame, mixed_precision):
+    # CUDA's sync debug mode turns every host synchronisation (.item(), a
+    # device-to-host copy, a data-dependent shape) into an error. The whole
+    # epoch (batch draws, augmentation, losses, backward, AdamW) runs under
+    # it; only the end-of-epoch read of the losses may synchronise.
+    from skssl import _training
+
+    epoch = _training._epoch
+    n_epochs = 0
+
+    def checked_epoch(*args, **kwargs):
+        nonlocal n_epochs
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            result = epoch(*args, **kwargs)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        n_epochs += 1
+        return result
+
+    monkeypatch.setattr(_training, "_epoch", checked_epoch)
+    ContrastiveVAETransformer(
+        **{**SMALL, "max_epochs": 2, "batch_size": 32},
+        device="cuda",
+        mixed_precision=mixed_precision,
+    ).fit(mixed_frame)
+    assert n_epochs == 2
