@@ -16,7 +16,7 @@ from sklearn.model_selection import KFold
 
 from skssl import ContrastiveVAETransformer
 from skssl._training import batch_losses
-from skssl.benchmark import _methods
+from skssl.benchmark import _methods, _timing
 from skssl.benchmark._cli import main
 from skssl.benchmark._data import (
     DatasetRef,
@@ -822,6 +822,45 @@ def test_speed_cli_prints_a_table_row_per_configuration(capsys):
     assert any(
         line.startswith("model: hidden_layer_sizes=(256, 256)") for line in lines
     )
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--rows", "0"), ("--batch-sizes", "0"), ("--steps", "0"), ("--rounds", "0")],
+)
+def test_speed_cli_refuses_sizes_that_cannot_be_measured(option, value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["speed", option, value])
+    assert exit_info.value.code == 2
+    assert f"{option} must be at least 1" in capsys.readouterr().err
+
+
+def test_interleaved_rates_take_turns_and_keep_the_median_round(monkeypatch):
+    # A fake clock: each step of loop "a" costs 1 s, of "b" 2 s, and a slow
+    # spell adds 100 s to whichever loop runs during the second round's turn.
+    now = 0.0
+    calls = []
+
+    def loop(name, seconds_per_step):
+        def run(n_steps):
+            nonlocal now
+            calls.append(name)
+            spell = 100.0 if len(calls) == 5 else 0.0  # round 2, loop "a"
+            now += n_steps * seconds_per_step + spell
+
+        return run
+
+    monkeypatch.setattr(_timing.time, "perf_counter", lambda: now)
+    rates = _timing.interleaved_rates(
+        {"a": loop("a", 1.0), "b": loop("b", 2.0)},
+        n_steps=10,
+        n_warmup=3,
+        n_rounds=3,
+        batch_size=4,
+        device=torch.device("cpu"),
+    )
+    assert calls == ["a", "b"] + ["a", "b"] * 3  # warm-ups, then turns
+    assert rates == {"a": 10 * 4 / 10.0, "b": 10 * 4 / 20.0}  # spell left out
 
 
 def test_changed_settings_are_refused_with_the_differences_named(tmp_path):

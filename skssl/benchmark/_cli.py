@@ -219,7 +219,17 @@ def build_parser():
     speed.add_argument("--batch-sizes", type=int, nargs="+", default=[256], metavar="B")
     speed.add_argument("--device", default="auto", help="default: CUDA if available")
     speed.add_argument(
-        "--steps", type=int, default=50, help="timed training steps (default: 50)"
+        "--steps",
+        type=int,
+        default=50,
+        help="training steps per timed round (default: 50)",
+    )
+    speed.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="timed rounds per loop, taken in turns; the median is reported "
+        "(default: 5)",
     )
     speed.add_argument(
         "--threads",
@@ -281,6 +291,20 @@ def _dataset_refs(args):
             ) from exc
         source = f"OpenML-CC18 (OpenML study {CC18_SUITE_ID})"
     return select_datasets(refs, args.datasets, args.max_datasets), source
+
+
+def _check_speed_args(args, parser):
+    """Reject sizes and counts that cannot be measured (exits with status 2)."""
+    for option, values in (
+        ("--rows", args.rows),
+        ("--columns", args.columns),
+        ("--batch-sizes", args.batch_sizes),
+        ("--steps", [args.steps]),
+        ("--rounds", [args.rounds]),
+        ("--threads", [] if args.threads is None else [args.threads]),
+    ):
+        if any(value < 1 for value in values):
+            parser.error(f"{option} must be at least 1")
 
 
 def _check_args(args, parser):
@@ -380,12 +404,14 @@ def main(argv=None):
     if args.command == "report":
         return _rewrite_report(args)
     if args.command == "speed":
+        _check_speed_args(args, parser)
         run_speed(
             rows=args.rows,
             columns=args.columns,
             batch_sizes=args.batch_sizes,
             device=args.device,
             n_steps=args.steps,
+            n_rounds=args.rounds,
             reference=not args.no_reference,
             threads=args.threads,
             params={"mixed_precision": args.mixed_precision},

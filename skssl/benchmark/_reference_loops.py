@@ -8,15 +8,13 @@ tensors, and the loss read back every step (``loss.item()``) as training loops
 log it. The augmentation is skssl's own vectorised SCARF corruption, so the
 references are not slowed by a per-row Python augmentation.
 
-* :func:`time_dataloader_loop`: a hand-written loop over
+* :func:`dataloader_loop`: a hand-written loop over
   ``DataLoader(TensorDataset(...), shuffle=True)``.
-* :func:`time_skorch_net`: a skorch ``NeuralNet`` (skorch's own dataset and
+* :func:`skorch_loop`: a skorch ``NeuralNet`` (skorch's own dataset and
   ``DataLoader``, its per-batch callbacks and history), the scikit-learn
   wrapper data scientists use for PyTorch models. Needs the optional
   ``skorch`` package.
 """
-
-import time
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -24,7 +22,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from .. import losses
 from .._augment import corrupt
 from .._training_data import Batch
-from ._timing import forever, rows_per_second, synchronize
+from ._timing import forever
 
 
 def reference_loss(model, batch, pool, config, generator):
@@ -60,8 +58,8 @@ def _host_tensors(encoded):
     )
 
 
-def time_dataloader_loop(model, encoded, pool, config, device, n_steps, n_warmup):
-    """Training rows/s of a hand-written ``DataLoader(TensorDataset)`` loop."""
+def dataloader_loop(model, encoded, pool, config, device):
+    """``run(n)``: ``n`` steps of a hand-written ``DataLoader(TensorDataset)`` loop."""
     loader = DataLoader(
         TensorDataset(*_host_tensors(encoded)),
         batch_size=config.batch_size,
@@ -74,22 +72,22 @@ def time_dataloader_loop(model, encoded, pool, config, device, n_steps, n_warmup
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     model.train()
+    stream = forever(lambda: loader)
     running = 0.0
 
-    stream = forever(lambda: loader)
-
-    def step():
+    def run(n_steps):
         nonlocal running
-        numeric, observed, categorical = (t.to(device) for t in next(stream))
-        loss = reference_loss(
-            model, Batch(numeric, observed, categorical), pool, config, generator
-        )
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        running += loss.item()  # logged every step, as training loops do
+        for _ in range(n_steps):
+            numeric, observed, categorical = (t.to(device) for t in next(stream))
+            loss = reference_loss(
+                model, Batch(numeric, observed, categorical), pool, config, generator
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            running += loss.item()  # logged every step, as training loops do
 
-    return rows_per_second(step, n_steps, n_warmup, config.batch_size, device)
+    return run
 
 
 class _ObjectiveModule(torch.nn.Module):
@@ -107,17 +105,18 @@ class _ObjectiveModule(torch.nn.Module):
         return reference_loss(self.model, batch, self.pool, self.config, self.generator)
 
 
-def time_skorch_net(model, encoded, pool, config, device, n_steps, n_warmup):
-    """Training rows/s of a skorch ``NeuralNet`` on the same objective.
+def skorch_loop(model, encoded, pool, config, device, max_batches):
+    """``run(n)``: a skorch ``NeuralNet`` epoch of ``n <= max_batches`` minibatches.
 
-    skorch trains whole epochs, so one epoch of ``n_warmup`` minibatches runs
-    first, then an epoch of ``n_steps`` minibatches is timed (rows cycle when
-    the table is smaller). Returns NaN when skorch is not installed.
+    skorch trains whole epochs, so ``run(n)`` is one ``partial_fit`` epoch
+    over ``n`` batches' worth of rows (rows cycle when the table is smaller),
+    cut from rows laid out once, before any timing. None when skorch is not
+    installed.
     """
     try:
         from skorch import NeuralNet
     except ImportError:
-        return float("nan")
+        return None
 
     class ObjectiveNet(NeuralNet):
         def get_loss(self, y_pred, y_true, X=None, training=False):
@@ -139,18 +138,15 @@ def time_skorch_net(model, encoded, pool, config, device, n_steps, n_warmup):
         verbose=0,
     ).initialize()
     numeric, observed, categorical = _host_tensors(encoded)
+    index = torch.arange(max_batches * config.batch_size) % numeric.shape[0]
+    rows = {
+        "numeric": numeric[index],
+        "observed": observed[index],
+        "categorical": categorical[index],
+    }
 
-    def epoch_of(n_batches):
-        index = torch.arange(n_batches * config.batch_size) % numeric.shape[0]
-        X = {
-            "numeric": numeric[index],
-            "observed": observed[index],
-            "categorical": categorical[index],
-        }
-        start = time.perf_counter()
-        net.partial_fit(X)
-        synchronize(device)
-        return n_batches * config.batch_size / (time.perf_counter() - start)
+    def run(n_batches):
+        n_rows = n_batches * config.batch_size
+        net.partial_fit({name: values[:n_rows] for name, values in rows.items()})
 
-    epoch_of(n_warmup)
-    return epoch_of(n_steps)
+    return run

@@ -17,8 +17,11 @@ peak memory is that configuration's own), it measures:
   ``torch.utils.flop_counter``) as a fraction of the matrix-multiply rate
   measured on the same device at the shapes of the model's layers.
 
-Training is timed over a fixed number of steps after a warm-up, on the whole
-table held the way ``fit`` holds it, so rates are steady-state rates.
+Training is timed on the whole table held the way ``fit`` holds it, after a
+warm-up, so rates are steady-state rates: in rounds of a fixed number of steps,
+skssl's loop and the references taking turns, and each loop's median round
+reported, so that a shared machine's slow spells neither favour one loop nor
+set the figure.
 """
 
 import math
@@ -27,6 +30,7 @@ import resource
 import sys
 import time
 import warnings
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -38,8 +42,8 @@ from .._encoding import TabularEncoder
 from .._estimator import ContrastiveVAETransformer, resolve_device
 from .._training import LOSS_TERMS, train_step, training_optimizer
 from .._training_data import TrainingData
-from ._reference_loops import time_dataloader_loop, time_skorch_net
-from ._timing import forever, rows_per_second, synchronize
+from ._reference_loops import dataloader_loop, skorch_loop
+from ._timing import forever, interleaved_rates, synchronize
 
 DEFAULT_ROWS = (10_000, 100_000, 1_000_000)
 DEFAULT_COLUMNS = (20, 100, 500)
@@ -93,8 +97,13 @@ def _setup(X, estimator, device, batch_size):
     return table_encoder, encoded, data, model, config
 
 
-def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
-    """Training rows/s of fit's own step, and the FLOPs of one step."""
+@contextmanager
+def _skssl_loop(model, data, config, device):
+    """``run(n)``: ``n`` of fit's own training steps; and one such ``step``.
+
+    ``run`` ends with the one host synchronisation fit does per epoch (reading
+    the summed losses). The flat parameters are in place until the block ends.
+    """
     generator = torch.Generator(device=device).manual_seed(0)
     model.train()
     stream = forever(lambda: data.epoch_batches(config.batch_size, generator))
@@ -105,15 +114,12 @@ def _time_skssl_steps(model, data, config, device, n_steps, n_warmup):
             nonlocal sums
             sums += train_step(model, next(stream), data, config, generator, optimizer)
 
-        rate = rows_per_second(
-            step,
-            n_steps,
-            n_warmup,
-            config.batch_size,
-            device,
-            finish=sums.tolist,  # the host synchronisation fit does once per epoch
-        )
-        return rate, _flops_per_step(step)
+        def run(n_steps):
+            for _ in range(n_steps):
+                step()
+            sums.tolist()
+
+        yield run, step
 
 
 def _matmul_gflops(model, batch_size, device, repeats=20):
@@ -167,10 +173,16 @@ def measure(
     device="auto",
     n_steps=50,
     n_warmup=5,
+    n_rounds=5,
     reference=True,
     params=None,
 ):
-    """Measure one configuration in this process; return a :class:`SpeedResult`."""
+    """Measure one configuration in this process; return a :class:`SpeedResult`.
+
+    Training rates are the median of ``n_rounds`` rounds of ``n_steps`` steps,
+    skssl's loop and the references taking turns (see
+    :func:`._timing.interleaved_rates`).
+    """
     device = resolve_device(device)
     estimator = ContrastiveVAETransformer(**{**DEFAULT_PARAMS, **(params or {})})
     X = _table(n_rows, n_columns, seed=0)
@@ -179,19 +191,31 @@ def measure(
         X, estimator, device, batch_size
     )
 
-    train_rate, train_flops = _time_skssl_steps(
-        model, data, config, device, n_steps, n_warmup
-    )
-    dataloader_rate = skorch_rate = float("nan")
-    if reference:  # each on a fresh copy of the initial network
-        timing = (encoded, data, config, device, n_steps, n_warmup)
-        dataloader_rate = time_dataloader_loop(
-            _new_model(estimator, table_encoder, device), *timing
+    with ExitStack() as stack:
+        skssl_run, skssl_step = stack.enter_context(
+            _skssl_loop(model, data, config, device)
         )
-        skorch_rate = time_skorch_net(
-            _new_model(estimator, table_encoder, device), *timing
+        loops = {"skssl": skssl_run}
+        if reference:  # each on a fresh copy of the initial network
+            setup = (encoded, data, config, device)
+            loops["dataloader"] = dataloader_loop(
+                _new_model(estimator, table_encoder, device), *setup
+            )
+            skorch_run = skorch_loop(
+                _new_model(estimator, table_encoder, device),
+                *setup,
+                max_batches=max(n_steps, n_warmup),
+            )
+            if skorch_run is not None:
+                loops["skorch"] = skorch_run
+        rates = interleaved_rates(
+            loops, n_steps, n_warmup, n_rounds, config.batch_size, device
         )
-        del timing
+        train_flops = _flops_per_step(skssl_step)
+        del loops, skssl_run, skssl_step
+    train_rate = rates["skssl"]
+    dataloader_rate = rates.get("dataloader", float("nan"))
+    skorch_rate = rates.get("skorch", float("nan"))
     del data, model
 
     estimator.set_params(max_epochs=1, device=str(device), random_state=0)
@@ -274,6 +298,7 @@ def run_speed(
     batch_sizes=(256,),
     device="auto",
     n_steps=50,
+    n_rounds=5,
     reference=True,
     threads=None,
     params=None,
@@ -291,8 +316,9 @@ def run_speed(
     ).get_params()
     print(
         f"device: {resolved}; torch {torch.__version__}; threads: "
-        f"{threads or torch.get_num_threads()}; {n_steps} timed training steps "
-        "per configuration after 5 warm-up steps",
+        f"{threads or torch.get_num_threads()}; training rate: median of "
+        f"{n_rounds} rounds of {n_steps} steps, the loops taking turns, after 5 "
+        "warm-up steps",
         file=out,
     )
     print(
@@ -325,6 +351,7 @@ def run_speed(
                     batch_size=batch_size,
                     device=device,
                     n_steps=n_steps,
+                    n_rounds=n_rounds,
                     reference=reference,
                     params=params,
                 )

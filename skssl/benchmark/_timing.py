@@ -1,5 +1,6 @@
 """Timing helpers shared by the speed benchmark and its reference loops."""
 
+import statistics
 import time
 
 import torch
@@ -16,19 +17,32 @@ def forever(epoch):
         yield from epoch()
 
 
-def rows_per_second(step, n_steps, n_warmup, batch_size, device, finish=None):
-    """Training rows/s of ``step`` over ``n_steps`` after ``n_warmup`` steps.
+def interleaved_rates(loops, n_steps, n_warmup, n_rounds, batch_size, device):
+    """Training rows/s of each loop: timed in turns, the median round kept.
 
-    ``finish`` runs inside the timed span (e.g. the loop's own host
-    synchronisation).
+    ``loops`` maps a name to ``run(n)``, which trains ``n`` minibatches of
+    ``batch_size`` rows (and does whatever host synchronisation its loop does
+    along the way). Each loop first runs ``n_warmup`` minibatches; then every
+    round times each loop once, in turn, over ``n_steps`` minibatches. Taking
+    turns exposes the loops alike to a shared machine's slow spells, and the
+    median round leaves those spells out.
+
+    Returns
+    -------
+    dict
+        Name to rows/s.
     """
-    for _ in range(n_warmup):
-        step()
+    for run in loops.values():
+        run(n_warmup)
     synchronize(device)
-    start = time.perf_counter()
-    for _ in range(n_steps):
-        step()
-    if finish is not None:
-        finish()
-    synchronize(device)
-    return n_steps * batch_size / (time.perf_counter() - start)
+    seconds = {name: [] for name in loops}
+    for _ in range(n_rounds):
+        for name, run in loops.items():
+            start = time.perf_counter()
+            run(n_steps)
+            synchronize(device)
+            seconds[name].append(time.perf_counter() - start)
+    return {
+        name: n_steps * batch_size / statistics.median(times)
+        for name, times in seconds.items()
+    }
