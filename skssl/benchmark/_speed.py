@@ -27,10 +27,11 @@ set the figure.
 import math
 import multiprocessing
 import resource
+import statistics
 import sys
 import time
 import warnings
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -122,33 +123,42 @@ def _skssl_loop(model, data, config, device):
         yield run, step
 
 
-def _matmul_gflops(model, batch_size, device, repeats=20):
+def _matmul_gflops(model, batch_size, device, n_rounds, repeats=20):
     """Matrix-multiply rate at the shapes of the model's linear layers.
 
     Each layer is timed as (3 x batch_size rows) @ weight, the encoder's
-    concatenated pass, with float32 operands; the rate is total FLOPs over
-    total time (a harmonic mean weighted by each shape's work).
+    concatenated pass, with float32 operands; a round's rate is total FLOPs
+    over total time (a harmonic mean weighted by each shape's work), and the
+    median of ``n_rounds`` rounds is returned.
     """
-    shapes = {
-        (module.in_features, module.out_features)
-        for module in model.modules()
-        if isinstance(module, torch.nn.Linear)
-    }
+    shapes = sorted(
+        {
+            (module.in_features, module.out_features)
+            for module in model.modules()
+            if isinstance(module, torch.nn.Linear)
+        }
+    )
     rows = 3 * batch_size
-    flops = seconds = 0.0
-    for n_in, n_out in sorted(shapes):
-        a = torch.randn(rows, n_in, device=device)
-        b = torch.randn(n_in, n_out, device=device)
-        for _ in range(3):
-            a @ b
+    operands = [
+        (
+            torch.randn(rows, n_in, device=device),
+            torch.randn(n_in, n_out, device=device),
+        )
+        for n_in, n_out in shapes
+    ]
+    flops = sum(2.0 * rows * n_in * n_out * repeats for n_in, n_out in shapes)
+    for a, b in operands:  # warm-up
+        a @ b
+    rates = []
+    for _ in range(n_rounds):
         synchronize(device)
         start = time.perf_counter()
-        for _ in range(repeats):
-            a @ b
+        for a, b in operands:
+            for _ in range(repeats):
+                a @ b
         synchronize(device)
-        seconds += time.perf_counter() - start
-        flops += 2.0 * rows * n_in * n_out * repeats
-    return flops / seconds / 1e9
+        rates.append(flops / (time.perf_counter() - start) / 1e9)
+    return statistics.median(rates)
 
 
 def _flops_per_step(step):
@@ -191,10 +201,7 @@ def measure(
         X, estimator, device, batch_size
     )
 
-    with ExitStack() as stack:
-        skssl_run, skssl_step = stack.enter_context(
-            _skssl_loop(model, data, config, device)
-        )
+    with _skssl_loop(model, data, config, device) as (skssl_run, skssl_step):
         loops = {"skssl": skssl_run}
         if reference:  # each on a fresh copy of the initial network
             setup = (encoded, data, config, device)
@@ -212,6 +219,8 @@ def measure(
             loops, n_steps, n_warmup, n_rounds, config.batch_size, device
         )
         train_flops = _flops_per_step(skssl_step)
+        # Measured here, in the conditions training just ran in.
+        matmul = _matmul_gflops(model, batch_size, device, n_rounds)
         del loops, skssl_run, skssl_step
     train_rate = rates["skssl"]
     dataloader_rate = rates.get("dataloader", float("nan"))
@@ -229,7 +238,6 @@ def measure(
     transform_rate = n_rows / (time.perf_counter() - start)
 
     achieved = train_flops * train_rate / batch_size / 1e9
-    matmul = _matmul_gflops(estimator.model_, batch_size, device)
     return SpeedResult(
         n_rows=n_rows,
         n_columns=n_columns,
