@@ -48,6 +48,8 @@ from ._timing import forever, interleaved_rates, synchronize
 
 DEFAULT_ROWS = (10_000, 100_000, 1_000_000)
 DEFAULT_COLUMNS = (20, 100, 500)
+# Untimed training steps each loop runs before its timed rounds.
+WARMUP_STEPS = 5
 # The network of the speed targets: 256-256 encoder, latent 32.
 DEFAULT_PARAMS = {"hidden_layer_sizes": (256, 256), "n_components": 32}
 
@@ -182,7 +184,7 @@ def measure(
     batch_size,
     device="auto",
     n_steps=50,
-    n_warmup=5,
+    n_warmup=WARMUP_STEPS,
     n_rounds=5,
     reference=True,
     params=None,
@@ -325,8 +327,8 @@ def run_speed(
     print(
         f"device: {resolved}; torch {torch.__version__}; threads: "
         f"{threads or torch.get_num_threads()}; training rate: median of "
-        f"{n_rounds} rounds of {n_steps} steps, the loops taking turns, after 5 "
-        "warm-up steps",
+        f"{n_rounds} rounds of {n_steps} steps, the loops taking turns, after "
+        f"{WARMUP_STEPS} warm-up steps",
         file=out,
     )
     print(
