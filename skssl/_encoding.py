@@ -121,26 +121,44 @@ def resolve_categorical_mask(X, categorical_features, n_features, feature_names)
     )
 
 
+def check_numeric_dtype(dtype, name):
+    """Raise a TypeError naming column ``name`` if ``dtype`` cannot hold numbers.
+
+    ``object`` passes: it may hold numbers (with ``None`` for missing ones), and
+    the conversion reports the column if it does not.
+    """
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(
+        dtype
+    ):
+        raise TypeError(
+            f"Column {name!r} has dtype {dtype}; convert dates and durations to "
+            "numbers (e.g. seconds) before fitting."
+        )
+    if not (
+        pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
+    ):
+        raise TypeError(
+            f"Column {name!r} has non-numeric dtype {dtype} but is not marked "
+            "categorical; pass it as a pandas 'category' column or list it in "
+            "categorical_features."
+        )
+
+
 def _column_as_float(column, name):
     """A numeric column as float64 with NaN for missing entries."""
-    if isinstance(column, pd.Series):
-        dtype = column.dtype
-        if pd.api.types.is_datetime64_any_dtype(
-            dtype
-        ) or pd.api.types.is_timedelta64_dtype(dtype):
-            raise TypeError(
-                f"Column {name!r} has dtype {dtype}; convert dates and durations to "
-                "numbers (e.g. seconds) before fitting."
-            )
-        if not pd.api.types.is_numeric_dtype(dtype):
-            raise TypeError(
-                f"Column {name!r} has non-numeric dtype {dtype} but is not marked "
-                "categorical; pass it as a pandas 'category' column or list it in "
-                "categorical_features."
-            )
-        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        values = np.asarray(column, dtype=np.float64)
+    check_numeric_dtype(column.dtype, name)
+    try:
+        if isinstance(column, pd.Series):
+            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        # Object columns (numbers with None, from object arrays) pass the dtype
+        # check and are converted here; anything else in them is a user error.
+        raise TypeError(
+            f"Column {name!r} is not marked categorical but holds non-numeric "
+            f"values ({error}); list it in categorical_features."
+        ) from error
     if np.isinf(values).any():
         raise ValueError(f"Input contains infinity in column {name!r}.")
     return values

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import losses, metrics
 from ._augment import corrupt
-from ._encoding import TabularEncoder, resolve_categorical_mask
+from ._encoding import TabularEncoder, check_numeric_dtype, resolve_categorical_mask
 from ._networks import ContrastiveVAE
 from ._training import TrainingConfig, train, train_epoch, training_optimizer
 from ._training_data import RowReservoir, TrainingData, device_row_limit
@@ -158,6 +158,12 @@ def _seed_sequence(random_state):
         # draw from (and advance) NumPy's global RNG.
         return np.random.default_rng().integers(0, 2**31 - 1, size=3)
     return check_random_state(random_state).randint(0, 2**31 - 1, size=3)
+
+
+def _is_other_dataframe(X):
+    """Whether ``X`` is a non-pandas table (polars, pyarrow) that converts to one."""
+    module = type(X).__module__.split(".")[0]
+    return module in ("polars", "pyarrow") and hasattr(X, "to_pandas")
 
 
 class ContrastiveVAETransformer(
@@ -477,6 +483,11 @@ class ContrastiveVAETransformer(
         Numeric-only input goes through scikit-learn's ``check_array``; input
         with categorical columns is checked column by column by the encoder.
         """
+        if _is_other_dataframe(X):
+            # polars and pyarrow tables: pandas keeps their column names and
+            # turns categorical and string columns into dtypes the encoder
+            # recognises as categorical.
+            X = X.to_pandas()
         is_frame = isinstance(X, pd.DataFrame)
         if reset:
             n_features = (
@@ -499,14 +510,27 @@ class ContrastiveVAETransformer(
         has_categorical = mask is not None and mask.any()
 
         if not has_categorical:
-            return validate_data(
-                self,
-                X,
-                reset=reset,
-                dtype=[np.float64, np.float32],
-                ensure_all_finite="allow-nan",
-                ensure_min_samples=2 if reset else 1,
-            ), mask
+            if is_frame:
+                for name, dtype in X.dtypes.items():
+                    check_numeric_dtype(dtype, str(name))
+            try:
+                X = validate_data(
+                    self,
+                    X,
+                    reset=reset,
+                    dtype=[np.float64, np.float32],
+                    ensure_all_finite="allow-nan",
+                    ensure_min_samples=2 if reset else 1,
+                )
+            except ValueError as error:
+                if "could not convert" not in str(error):
+                    raise
+                raise ValueError(
+                    f"X has non-numeric values ({error}). Mark the columns that "
+                    "hold categories with categorical_features, or pass a "
+                    "DataFrame with 'category', 'object' or 'string' columns."
+                ) from error
+            return X, mask
         if is_frame:
             validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[0] < (2 if reset else 1):

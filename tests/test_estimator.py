@@ -420,7 +420,7 @@ def test_cuda_requested_without_gpu():
     [
         (np.array([[1.0, np.inf], [2.0, 3.0]]), ValueError, "infinity"),
         (np.empty((0, 3)), ValueError, "0 sample"),
-        (np.array([["a", "b"], ["c", "d"]]), ValueError, "could not convert"),
+        (np.array([["a", "b"], ["c", "d"]]), ValueError, "categorical_features"),
         (np.ones((1, 3)), ValueError, "1 sample"),
     ],
 )
@@ -442,6 +442,53 @@ def test_bad_dataframe_input_raises(mixed_frame):
         ContrastiveVAETransformer(categorical_features=["nope"], **FAST).fit(
             mixed_frame
         )
+
+
+def test_dates_in_a_numeric_only_dataframe_are_named():
+    # Without categorical columns the frame goes through check_array, whose own
+    # error is a numpy dtype-promotion message that names no column.
+    frame = pd.DataFrame(
+        {"x": np.arange(6.0), "when": pd.date_range("2024-01-01", periods=6)}
+    )
+    with pytest.raises(TypeError, match="'when'.*dates"):
+        ContrastiveVAETransformer(**FAST).fit(frame)
+
+
+def test_object_array_with_categorical_columns_marked():
+    rows = [["a", 1.0], ["b", 2.5], ["a", None], ["c", -1.0]] * 5
+    X = np.array(rows, dtype=object)
+    est = ContrastiveVAETransformer(categorical_features=[0], **FAST).fit(X)
+    assert est.n_features_in_ == 2
+    assert np.isfinite(est.transform(X)).all()
+    # The numeric column's None is a missing value: same output as NaN.
+    as_nan = X.copy()
+    as_nan[2::4, 1] = np.nan
+    np.testing.assert_array_equal(est.transform(X), est.transform(as_nan))
+    X[1, 1] = "oops"
+    with pytest.raises(TypeError, match="Column '1'.*non-numeric"):
+        ContrastiveVAETransformer(categorical_features=[0], **FAST).fit(X)
+
+
+@pytest.mark.parametrize("library", ["polars", "pyarrow"])
+def test_polars_and_arrow_tables_are_encoded_like_pandas(library, mixed_frame):
+    module = pytest.importorskip(library)
+    table = (
+        module.from_pandas(mixed_frame)
+        if library == "polars"
+        else module.Table.from_pandas(mixed_frame, preserve_index=False)
+    )
+    est = ContrastiveVAETransformer(**FAST).fit(table)
+    reference = ContrastiveVAETransformer(**FAST).fit(mixed_frame)
+    # Same column names and the same columns found categorical as pandas.
+    np.testing.assert_array_equal(est.feature_names_in_, reference.feature_names_in_)
+    np.testing.assert_array_equal(
+        est.table_encoder_.categorical_mask,
+        reference.table_encoder_.categorical_mask,
+    )
+    assert est.table_encoder_.categorical_mask.any()
+    np.testing.assert_array_equal(
+        est.transform(table), reference.transform(mixed_frame)
+    )
 
 
 def test_wrong_number_of_features_at_transform(mixed_frame):
