@@ -5,8 +5,9 @@ network (18 tensors) AdamW's bookkeeping cost more than a fifth of a training
 step on 2 cores. With every parameter (and its gradient) a view of one flat
 tensor, the optimiser sees a single tensor and does a handful of vectorised
 operations per step. The arithmetic is elementwise and unchanged, so results
-are identical to per-tensor updates. This is the flat-parameter layout of
-apex's fused optimisers and of FSDP.
+are identical to per-tensor updates (within rounding for PyTorch's fused
+kernels, whose vectorised body and scalar tail round differently). This is
+the flat-parameter layout of apex's fused optimisers and of FSDP.
 """
 
 from contextlib import contextmanager

@@ -58,17 +58,37 @@ class History:
     seconds: float = 0.0
 
 
+# Devices with PyTorch's fused (single-kernel) optimiser implementations.
+FUSED_OPTIMIZER_DEVICES = ("cpu", "cuda")
+
+
 def make_optimizer(name, parameters, learning_rate, weight_decay):
+    """The optimiser ``name`` over ``parameters``, fused where PyTorch has it.
+
+    The fused kernels update parameters, gradients and moments in one pass
+    instead of one pass per arithmetic step: on 2 CPU cores AdamW's update of
+    the default network went from about 0.85 ms to 0.1 ms, 7 % of a training
+    step. They round differently from the multi-pass update (by about 1e-7)
+    but are deterministic.
+    """
+    parameters = list(parameters)
+    fused = all(p.device.type in FUSED_OPTIMIZER_DEVICES for p in parameters) or None
     if name == "adamw":
         return torch.optim.AdamW(
-            parameters, lr=learning_rate, weight_decay=weight_decay
+            parameters, lr=learning_rate, weight_decay=weight_decay, fused=fused
         )
     if name == "adam":
         # Adam with weight decay as an L2 penalty: the coupling AdamW removes.
-        return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay)
+        return torch.optim.Adam(
+            parameters, lr=learning_rate, weight_decay=weight_decay, fused=fused
+        )
     if name == "sgd":
         return torch.optim.SGD(
-            parameters, lr=learning_rate, momentum=0.9, weight_decay=weight_decay
+            parameters,
+            lr=learning_rate,
+            momentum=0.9,
+            weight_decay=weight_decay,
+            fused=fused,
         )
     raise ValueError(f"Unknown optimizer {name!r}.")
 
