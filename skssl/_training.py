@@ -153,7 +153,7 @@ def _momentum_mixup_loss(model, view1, view2, keys, config, generator):
     draw = torch.rand(n, generator=generator, device=q.device, dtype=q.dtype)
     # theta = max(l, 1 - l) with l uniform: each query keeps most of itself.
     theta = torch.maximum(draw, 1.0 - draw)
-    mixed, perm = losses.momentum_mixup(q, k, theta, generator=generator)
+    mixed, perm = losses.mix_with_permuted_keys(q, k, theta, generator=generator)
     queries = model.projection(model.encoder.from_features(mixed)[0])
     targets = losses.mixup_targets(theta, perm)
     return losses.soft_target_info_nce(

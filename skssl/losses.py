@@ -308,15 +308,24 @@ def balanced_info_nce(z1, z2, temperature, attraction_weight=1.0, repulsion_weig
     return per_anchor.mean()
 
 
-def _log_mean_exp(x):
+def _log_mean_exp(x, keep=None):
     """``log(mean(exp(x)))`` over all entries, accurate also when ``x`` is tiny.
 
     Written as ``m + log1p(mean(expm1(x - m)))`` with ``m = max(x)``: no
     overflow at large ``x``, and no cancellation when all ``|x|`` are small (the
-    case ``(alpha - 1) * s`` with ``alpha`` close to 1).
+    case ``(alpha - 1) * s`` with ``alpha`` close to 1). ``keep``, a boolean
+    mask of ``x``'s shape, restricts the mean to its True entries; masking
+    rather than gathering ``x[keep]`` keeps shapes independent of the data, so
+    a GPU never waits for the host to count the entries.
     """
-    m = x.detach().max()
-    return m + torch.log1p(torch.expm1(x - m).mean())
+    if keep is None:
+        m = x.detach().max()
+        return m + torch.log1p(torch.expm1(x - m).mean())
+    m = x.detach().masked_fill(~keep, -math.inf).max()
+    # Masked before expm1 (expm1(0) = 0), not after: an overflowing term
+    # masked after would still send inf * 0 = NaN into the gradient.
+    terms = torch.expm1((x - m).masked_fill(~keep, 0.0))
+    return m + torch.log1p(terms.sum() / keep.sum())
 
 
 @_in_full_precision
@@ -429,11 +438,10 @@ def renyi_contrastive(z1, z2, temperature, alpha=2.0, gamma=None, per_anchor=Fal
         attraction = positive_logits.mean()
     else:
         attraction = _log_mean_exp((alpha - 1) * positive_logits) / (alpha - 1)
-    negatives = negative_logits[~negative_mask]
     mixture = torch.stack(
         [
             _log_mean_exp(alpha * positive_logits) + log_gamma,
-            _log_mean_exp(alpha * negatives) + log_one_minus_gamma,
+            _log_mean_exp(alpha * logits, keep=~negative_mask) + log_one_minus_gamma,
         ]
     )
     repulsion = torch.logsumexp(mixture, dim=0) / alpha
@@ -484,7 +492,10 @@ def self_labeling_info_nce(
         target_temperature = temperature
     logits, positives, self_mask, z = _contrastive_logits(z1, z2, temperature)
     with torch.no_grad():
-        one_hot = F.one_hot(positives, num_classes=logits.shape[1]).to(logits.dtype)
+        # A comparison, not F.one_hot, which reads the indices' range back to
+        # the host (a GPU synchronisation every step).
+        candidates = torch.arange(logits.shape[1], device=logits.device)
+        one_hot = (positives[:, None] == candidates).to(logits.dtype)
         # Row i: the positive of anchor i against anchor i's candidates.
         estimated = (z[positives] @ z.T) / target_temperature
         estimated = estimated.masked_fill(self_mask, -math.inf).softmax(dim=1)
@@ -546,6 +557,18 @@ def momentum_mixup(q_inputs, k_inputs, theta, generator=None):
         raise ValueError(f"theta must be a scalar or of shape ({n},).")
     if bool(((theta < 0) | (theta > 1)).any()):
         raise ValueError("theta must be in [0, 1].")
+    return mix_with_permuted_keys(q_inputs, k_inputs, theta, generator)
+
+
+def mix_with_permuted_keys(q_inputs, k_inputs, theta, generator=None):
+    """:func:`momentum_mixup` without validating its arguments.
+
+    For the training loop, whose ``theta`` is in ``[0.5, 1]`` by construction:
+    checking a tensor's range reads it back to the host, which on a GPU waits
+    for the device every step. ``theta`` is a Tensor of shape ``()`` or
+    ``(B,)`` on ``q_inputs``' device.
+    """
+    n = q_inputs.shape[0]
     device = generator.device if generator is not None else q_inputs.device
     perm = torch.randperm(n, generator=generator, device=device).to(q_inputs.device)
     if theta.dim() == 1:

@@ -7,6 +7,15 @@ import pytest
 
 CC18_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "cc18"
 
+# Every contrastive objective, as estimator parameters.
+CONTRASTIVE_VARIANTS = {
+    "infonce": {},
+    "balanced": {"contrastive_loss": "balanced", "repulsion_weight": 0.8},
+    "renyi": {"contrastive_loss": "renyi", "renyi_alpha": 2.0},
+    "self-labeling": {"self_labeling": 0.5},
+    "momentum-mixup": {"momentum_mixup": 1.0},
+}
+
 
 @pytest.fixture(autouse=True)
 def _quiet_convergence():

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import CONTRASTIVE_VARIANTS
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -89,16 +90,7 @@ def test_gridsearch_without_labels_uses_elbo_score():
     assert np.all(np.isfinite(scores)) and np.all(scores < 0)
 
 
-VARIANTS = {
-    "infonce": {},
-    "balanced": {"contrastive_loss": "balanced", "repulsion_weight": 0.8},
-    "renyi": {"contrastive_loss": "renyi", "renyi_alpha": 2.0},
-    "self-labeling": {"self_labeling": 0.5},
-    "momentum-mixup": {"momentum_mixup": 1.0},
-}
-
-
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", CONTRASTIVE_VARIANTS)
 def test_learns_useful_features_on_clusters(variant):
     # Four clusters hidden among noisy dimensions: a linear probe on the
     # 4-d latent code the losses shape must beat one on an untrained encoder.
@@ -116,7 +108,7 @@ def test_learns_useful_features_on_clusters(variant):
             max_epochs=max_epochs,
             learning_rate=learning_rate,
             random_state=0,
-            **VARIANTS[variant],
+            **CONTRASTIVE_VARIANTS[variant],
         )
         pipe = Pipeline([("ssl", ssl), ("clf", LogisticRegression(max_iter=1000))])
         return cross_val_score(pipe, X, y, cv=3).mean()
@@ -395,12 +387,12 @@ def test_cuda_fit_loads_and_transforms_on_cpu(tmp_path):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", CONTRASTIVE_VARIANTS)
 def test_cuda_trains_every_contrastive_variant(variant, mixed_frame):
     # Every objective with both branches and the augmentations (corruption and
     # noise) on mixed numeric/categorical data with missing values.
     est = ContrastiveVAETransformer(
-        **{**FAST, "max_epochs": 5}, device="cuda", **VARIANTS[variant]
+        **{**FAST, "max_epochs": 5}, device="cuda", **CONTRASTIVE_VARIANTS[variant]
     ).fit(mixed_frame)
     assert est.device_.startswith("cuda")
     assert np.isfinite(est.loss_curve_).all()

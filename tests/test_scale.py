@@ -1,16 +1,20 @@
 """Out-of-core and distributed training: partial_fit, streaming, dask."""
 
+import os
 import pickle
+import traceback
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import CONTRASTIVE_VARIANTS
 from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import skssl._estimator as estimator_module
 from skssl import ContrastiveVAETransformer
@@ -18,6 +22,7 @@ from skssl._encoding import EncodedTable
 from skssl._training_data import HostStreamedData, RowReservoir, TrainingData
 
 SMALL = dict(hidden_layer_sizes=(32,), n_components=4, random_state=0)
+aten = torch.ops.aten
 
 
 @pytest.fixture(autouse=True)
@@ -298,6 +303,90 @@ def test_mixed_precision_trains_the_networks_in_bfloat16(monkeypatch):
         **SMALL, mixed_precision=True, max_epochs=15, representation="latent"
     )
     np.testing.assert_array_equal(again.fit_transform(X), Z)
+
+
+# ATen operators that read a tensor's values back to the host: on a GPU each
+# one waits for the device. ``.item()``, ``bool()`` and ``float()`` all end in
+# ``_local_scalar_dense``; the others have output shapes that depend on data.
+_HOST_READS = {
+    aten._local_scalar_dense,
+    aten.is_nonzero,
+    aten.equal,
+    aten.nonzero,
+    aten.masked_select,
+    aten._unique2,
+    aten.unique_dim,
+    aten.unique_consecutive,
+}
+
+
+class _HostReadRecorder(TorchDispatchMode):
+    """Records host reads, including boolean-mask indexing (a hidden nonzero)."""
+
+    def __init__(self):
+        super().__init__()
+        self.reads = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        masks = func.overloadpacket in (aten.index, aten.index_put, aten.index_put_)
+        if func.overloadpacket in _HOST_READS or (
+            masks
+            and any(
+                index is not None and index.dtype in (torch.bool, torch.uint8)
+                for index in args[1]
+            )
+        ):
+            frames = traceback.extract_stack()
+            where = [f for f in frames if f"skssl{os.sep}" in f.filename][-1:]
+            self.reads.append(f"{func} at {traceback.format_list(where)}")
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+@pytest.mark.parametrize("mixed_precision", [False, True])
+@pytest.mark.parametrize("variant", CONTRASTIVE_VARIANTS)
+def test_training_steps_never_read_tensors_back_to_the_host(
+    monkeypatch, mixed_frame, variant, mixed_precision, streamed
+):
+    # The CPU stand-in for the CUDA test below, so CI checks it on every
+    # objective: an epoch's steps (batch draws, augmentation, losses, backward,
+    # optimiser) must not read a tensor's values on the host; only the end of
+    # the epoch reads the summed losses.
+    from skssl import _training
+
+    epoch = _training._epoch
+    recorder = _HostReadRecorder()
+    n_epochs = 0
+
+    def recorded_epoch(*args, **kwargs):
+        nonlocal n_epochs
+        n_epochs += 1
+        with recorder:
+            return epoch(*args, **kwargs)
+
+    monkeypatch.setattr(_training, "_epoch", recorded_epoch)
+    if streamed:
+        monkeypatch.setattr(
+            estimator_module, "device_row_limit", lambda encoded, device: 50
+        )
+    ContrastiveVAETransformer(
+        **{**SMALL, "max_epochs": 2, "batch_size": 16},
+        mixed_precision=mixed_precision,
+        **CONTRASTIVE_VARIANTS[variant],
+    ).fit(mixed_frame)
+    assert n_epochs == 2
+    assert recorder.reads == []
+
+
+def test_host_read_recorder_sees_item_and_boolean_masks():
+    recorder = _HostReadRecorder()
+    x = torch.arange(4.0)
+    with recorder:
+        x.sum().item()
+        x[x > 1]
+        torch.nn.functional.one_hot(torch.tensor([0, 2]))
+        x * 2  # not a read
+    assert len(recorder.reads) >= 3
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
