@@ -4,6 +4,7 @@ import os
 import pickle
 import traceback
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -342,6 +343,30 @@ class _HostReadRecorder(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+def _fit_with_each_epoch_inside(monkeypatch, context, frame, **params):
+    """Fit with each training epoch's steps run inside ``context()``.
+
+    Returns the number of epochs run. The end-of-epoch read of the summed
+    losses happens outside the context.
+    """
+    from skssl import _training
+
+    epoch = _training._epoch
+    n_epochs = 0
+
+    def wrapped_epoch(*args, **kwargs):
+        nonlocal n_epochs
+        n_epochs += 1
+        with context():
+            return epoch(*args, **kwargs)
+
+    monkeypatch.setattr(_training, "_epoch", wrapped_epoch)
+    ContrastiveVAETransformer(
+        **{**SMALL, "max_epochs": 2, "batch_size": 16}, **params
+    ).fit(frame)
+    return n_epochs
+
+
 @pytest.mark.parametrize("streamed", [False, True])
 @pytest.mark.parametrize("mixed_precision", [False, True])
 @pytest.mark.parametrize("variant", CONTRASTIVE_VARIANTS)
@@ -350,30 +375,19 @@ def test_training_steps_never_read_tensors_back_to_the_host(
 ):
     # The CPU stand-in for the CUDA test below, so CI checks it on every
     # objective: an epoch's steps (batch draws, augmentation, losses, backward,
-    # optimiser) must not read a tensor's values on the host; only the end of
-    # the epoch reads the summed losses.
-    from skssl import _training
-
-    epoch = _training._epoch
+    # optimiser) must not read a tensor's values on the host.
     recorder = _HostReadRecorder()
-    n_epochs = 0
-
-    def recorded_epoch(*args, **kwargs):
-        nonlocal n_epochs
-        n_epochs += 1
-        with recorder:
-            return epoch(*args, **kwargs)
-
-    monkeypatch.setattr(_training, "_epoch", recorded_epoch)
     if streamed:
         monkeypatch.setattr(
             estimator_module, "device_row_limit", lambda encoded, device: 50
         )
-    ContrastiveVAETransformer(
-        **{**SMALL, "max_epochs": 2, "batch_size": 16},
+    n_epochs = _fit_with_each_epoch_inside(
+        monkeypatch,
+        lambda: recorder,
+        mixed_frame,
         mixed_precision=mixed_precision,
         **CONTRASTIVE_VARIANTS[variant],
-    ).fit(mixed_frame)
+    )
     assert n_epochs == 2
     assert recorder.reads == []
 
@@ -389,32 +403,31 @@ def test_host_read_recorder_sees_item_and_boolean_masks():
     assert len(recorder.reads) >= 3
 
 
+@contextmanager
+def _cuda_syncs_raise():
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("mixed_precision", [False, True])
-def test_cuda_epoch_never_waits_on_the_host(monkeypatch, mixed_frame, mixed_precision):
+@pytest.mark.parametrize("variant", CONTRASTIVE_VARIANTS)
+def test_cuda_epoch_never_waits_on_the_host(
+    monkeypatch, mixed_frame, variant, mixed_precision
+):
     # CUDA's sync debug mode turns every host synchronisation (.item(), a
     # device-to-host copy, a data-dependent shape) into an error. The whole
     # epoch (batch draws, augmentation, losses, backward, AdamW) runs under
     # it; only the end-of-epoch read of the losses may synchronise.
-    from skssl import _training
-
-    epoch = _training._epoch
-    n_epochs = 0
-
-    def checked_epoch(*args, **kwargs):
-        nonlocal n_epochs
-        torch.cuda.set_sync_debug_mode("error")
-        try:
-            result = epoch(*args, **kwargs)
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
-        n_epochs += 1
-        return result
-
-    monkeypatch.setattr(_training, "_epoch", checked_epoch)
-    ContrastiveVAETransformer(
-        **{**SMALL, "max_epochs": 2, "batch_size": 32},
+    n_epochs = _fit_with_each_epoch_inside(
+        monkeypatch,
+        _cuda_syncs_raise,
+        mixed_frame,
         device="cuda",
         mixed_precision=mixed_precision,
-    ).fit(mixed_frame)
+        **CONTRASTIVE_VARIANTS[variant],
+    )
     assert n_epochs == 2
