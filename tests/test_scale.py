@@ -1,10 +1,10 @@
 """Out-of-core and distributed training: partial_fit, streaming, dask."""
 
+import contextlib
 import os
 import pickle
 import traceback
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -403,7 +403,46 @@ def test_host_read_recorder_sees_item_and_boolean_masks():
     assert len(recorder.reads) >= 3
 
 
-@contextmanager
+@pytest.mark.parametrize("streamed", [False, True])
+@pytest.mark.parametrize("variant", CONTRASTIVE_VARIANTS)
+def test_training_keeps_every_tensor_on_the_model_device(
+    monkeypatch, mixed_frame, variant, streamed
+):
+    # The CPU stand-in for "runs on CUDA": on PyTorch's "meta" device, as on
+    # CUDA, an operation that mixes a device tensor with a CPU tensor (one made
+    # without device=) raises. An epoch's steps run there for every objective.
+    from skssl import _training
+
+    fitted = ContrastiveVAETransformer(
+        **{**SMALL, "max_epochs": 1, "batch_size": 16},
+        **CONTRASTIVE_VARIANTS[variant],
+    ).fit(mixed_frame)
+    meta = torch.device("meta")
+    model = fitted.model_.to(meta)
+    encoded = fitted.table_encoder_.transform(mixed_frame)
+    data = (
+        HostStreamedData(encoded, meta, torch.float32, max_device_rows=50)
+        if streamed
+        else TrainingData.from_encoded(encoded, meta)
+    )
+    generator = torch.Generator().manual_seed(0)  # meta has no generator
+    pool = data.marginal_pool(65_536, generator)
+    real_autocast = torch.autocast
+
+    def autocast(device_type, *args, **kwargs):  # autocast refuses "meta"
+        if device_type == "meta":
+            return contextlib.nullcontext()
+        return real_autocast(device_type, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", autocast)
+    config = fitted._training_config()
+    with _training.training_optimizer(model, config) as optimizer:
+        sums = _training._epoch(model, data, pool, config, generator, optimizer)
+    assert sums.device == meta and sums.shape == (len(_training.LOSS_TERMS),)
+    assert all(p.device == meta for p in model.parameters())
+
+
+@contextlib.contextmanager
 def _cuda_syncs_raise():
     torch.cuda.set_sync_debug_mode("error")
     try:
