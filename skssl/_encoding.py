@@ -14,7 +14,6 @@ Bounding the vocabulary keeps ID-like columns with thousands of levels from
 blowing up the embedding tables and the reconstruction head.
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +50,10 @@ class EncodedTable:
     def arrays(self):
         """``(numeric, observed, categorical)``, in that order."""
         return self.numeric, self.observed, self.categorical
+
+    def take(self, rows):
+        """A new table of the given rows (an index array), copied."""
+        return EncodedTable(*(a[rows] for a in self.arrays))
 
 
 def _is_categorical_dtype(dtype):
@@ -173,6 +176,24 @@ def _column_as_labels(column):
     return series.where(series.notna(), None).to_numpy(dtype=object)
 
 
+def _column_statistics(values):
+    """``(mean, scale, has_missing)`` of a float column with NaN for missing.
+
+    All-missing columns have no statistics (mean 0, scale 1); constant ones no
+    spread (scale 1).
+    """
+    observed = values[~np.isnan(values)]
+    if observed.size == 0:
+        return 0.0, 1.0, True
+    mean = observed.mean()
+    scale = observed.std()
+    if not np.isfinite(mean):  # overflow of the sum near the float64 limit
+        mean = 0.0
+    if not (np.isfinite(scale) and scale > 1e-12 * (1 + abs(mean))):
+        scale = 1.0
+    return mean, scale, observed.size < values.size
+
+
 class TabularEncoder:
     """Learn and apply the numeric/categorical encoding of a table.
 
@@ -201,25 +222,16 @@ class TabularEncoder:
         names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
         self.column_names_ = names or [f"x{j}" for j in range(len(columns))]
 
-        numeric = np.column_stack(
-            [np.zeros(len(X))]
-            + [
-                _column_as_float(columns[j], self.column_names_[j])
-                for j in self.numeric_index_
-            ]
-        )[:, 1:]
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            # All-missing columns warn "mean of empty slice"; handled below.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(numeric, axis=0) if numeric.shape[1] else np.zeros(0)
-            scale = np.nanstd(numeric, axis=0) if numeric.shape[1] else np.zeros(0)
-        # All-missing columns have no statistics; constant ones no spread.
-        mean = np.where(np.isfinite(mean), mean, 0.0)
-        scale = np.where(
-            np.isfinite(scale) & (scale > 1e-12 * (1 + np.abs(mean))), scale, 1.0
-        )
+        # Column by column: memory beyond the input stays one column, not
+        # several float64 copies of the whole table.
+        n_numeric = len(self.numeric_index_)
+        mean, scale = np.zeros(n_numeric), np.ones(n_numeric)
+        has_missing = np.zeros(n_numeric, dtype=bool)
+        for out, j in enumerate(self.numeric_index_):
+            values = _column_as_float(columns[j], self.column_names_[j])
+            mean[out], scale[out], has_missing[out] = _column_statistics(values)
         self.mean_, self.scale_ = mean, scale
-        self.missing_indicator_index_ = np.flatnonzero(np.isnan(numeric).any(axis=0))
+        self.missing_indicator_index_ = np.flatnonzero(has_missing)
 
         self.categories_ = []
         for j in self.categorical_index_:
@@ -238,15 +250,23 @@ class TabularEncoder:
         )
         return self
 
-    def transform(self, X):
+    def transform(self, X, dtype=np.float64):
+        """Encode ``X``; numeric values standardised in float64, stored as ``dtype``.
+
+        Column by column, written into the output arrays: beyond the input and
+        the output, memory stays one column.
+        """
         columns = self._columns(X)
         n = len(X)
-        numeric = np.empty((n, len(self.numeric_index_)), dtype=np.float64)
+        numeric = np.empty((n, len(self.numeric_index_)), dtype=dtype)
+        observed = np.empty(numeric.shape, dtype=bool)
         for out, j in enumerate(self.numeric_index_):
-            numeric[:, out] = _column_as_float(columns[j], self.column_names_[j])
-        observed = ~np.isnan(numeric)
-        numeric = (numeric - self.mean_) / self.scale_
-        numeric[~observed] = 0.0
+            values = _column_as_float(columns[j], self.column_names_[j])
+            missing = np.isnan(values)
+            standardised = (values - self.mean_[out]) / self.scale_[out]
+            standardised[missing] = 0.0
+            numeric[:, out] = standardised
+            observed[:, out] = ~missing
 
         categorical = np.empty((n, len(self.categorical_index_)), dtype=np.int64)
         for out, (j, categories) in enumerate(

@@ -664,7 +664,9 @@ class ContrastiveVAETransformer(
         )
 
         table_encoder = TabularEncoder(mask, self.max_categories).fit(X)
-        encoded = table_encoder.transform(X)
+        # Training runs in float32: encoding straight into it keeps fit's
+        # memory near one float32 copy of the table.
+        encoded = table_encoder.transform(X, dtype=np.float32)
         rows = np.arange(encoded.n_samples)
         validation_rows = None
         if self.early_stopping:
@@ -681,21 +683,20 @@ class ContrastiveVAETransformer(
 
         max_device_rows = device_row_limit(encoded, device)
 
-        def subset(index):
-            return TrainingData.from_encoded(
-                type(encoded)(
-                    encoded.numeric[index],
-                    encoded.observed[index],
-                    encoded.categorical[index],
-                ),
-                device,
-                max_device_rows=max_device_rows,
+        if validation_rows is None:  # all rows, without a copy on the CPU
+            train_data = TrainingData.from_encoded(
+                encoded, device, max_device_rows=max_device_rows
             )
-
-        train_data = subset(rows)
-        validation_data = (
-            subset(validation_rows) if validation_rows is not None else None
-        )
+            validation_data = None
+        else:
+            train_data, validation_data = (
+                TrainingData.from_encoded(
+                    encoded.take(index), device, max_device_rows=max_device_rows
+                )
+                for index in (rows, validation_rows)
+            )
+        # Freed once split or moved to a GPU: training holds its own copies.
+        del encoded
         model = self._build_model(table_encoder, init_seed, hidden_layer_sizes)
         model = model.to(device)
         config = self._training_config()
@@ -774,7 +775,7 @@ class ContrastiveVAETransformer(
             if fitted
             else TabularEncoder(mask, self.max_categories).fit(X)
         )
-        encoded = table_encoder.transform(X)
+        encoded = table_encoder.transform(X, dtype=np.float32)
 
         state = getattr(self, "_partial_fit_state", None)
         if state is None:

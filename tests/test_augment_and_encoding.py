@@ -122,6 +122,34 @@ def test_encoder_numeric_statistics_and_missing():
     assert encoder.missing_indicator_index_.tolist() == [1]
 
 
+def test_encoder_statistics_and_float32_encoding_match_whole_table_arithmetic():
+    # The encoder works column by column (bounded memory); its statistics and
+    # output must be those of the whole-table formulas.
+    rng = np.random.default_rng(0)
+    X = rng.normal(100.0, 3.0, size=(500, 4))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[:, 2] = 7.0  # constant
+    X[:, 3] = np.nan  # all missing
+    encoder = TabularEncoder(np.zeros(4, dtype=bool), 10).fit(X)
+    np.testing.assert_allclose(encoder.mean_[:2], np.nanmean(X[:, :2], axis=0))
+    np.testing.assert_allclose(encoder.scale_[:2], np.nanstd(X[:, :2], axis=0))
+    assert encoder.mean_[2:].tolist() == [7.0, 0.0]
+    assert encoder.scale_[2:].tolist() == [1.0, 1.0]
+    assert encoder.missing_indicator_index_.tolist() == [0, 1, 3]
+
+    as_float64 = encoder.transform(X)
+    expected = np.where(np.isnan(X), 0.0, (X - encoder.mean_) / encoder.scale_)
+    np.testing.assert_array_equal(as_float64.numeric, expected)
+    np.testing.assert_array_equal(as_float64.observed, ~np.isnan(X))
+    # Training's float32 encoding is the float64 one rounded once.
+    as_float32 = encoder.transform(X, dtype=np.float32)
+    assert as_float32.numeric.dtype == np.float32
+    np.testing.assert_array_equal(
+        as_float32.numeric, as_float64.numeric.astype(np.float32)
+    )
+    np.testing.assert_array_equal(as_float32.observed, as_float64.observed)
+
+
 def test_categorical_mask_resolution():
     frame = pd.DataFrame(
         {"n": [1.0], "c": pd.Categorical(["x"]), "o": ["y"], "b": [True]}

@@ -92,7 +92,7 @@ def _new_model(estimator, table_encoder, device):
 
 def _setup(X, estimator, device, batch_size):
     table_encoder = TabularEncoder(np.zeros(X.shape[1], dtype=bool), 64).fit(X)
-    encoded = table_encoder.transform(X)
+    encoded = table_encoder.transform(X, dtype=np.float32)
     data = TrainingData.from_encoded(encoded, device)
     model = _new_model(estimator, table_encoder, device)
     config = estimator._training_config()
