@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 MISSING_CODE = 0
 RARE_CODE = 1
@@ -194,6 +195,20 @@ def _column_statistics(values):
     return mean, scale, observed.size < values.size
 
 
+class _LazyColumns:
+    """A sequence of columns made on access (``columns[j]``)."""
+
+    def __init__(self, n_columns, column):
+        self._n_columns = n_columns
+        self._column = column
+
+    def __len__(self):
+        return self._n_columns
+
+    def __getitem__(self, j):
+        return self._column(j)
+
+
 class TabularEncoder:
     """Learn and apply the numeric/categorical encoding of a table.
 
@@ -213,6 +228,11 @@ class TabularEncoder:
     def _columns(X):
         if isinstance(X, pd.DataFrame):
             return [X.iloc[:, j] for j in range(X.shape[1])]
+        if sparse.issparse(X):
+            # Densified one column at a time (cheap from CSC): memory stays
+            # one dense column beyond the sparse input.
+            X = X.tocsc()
+            return _LazyColumns(X.shape[1], lambda j: X[:, [j]].toarray().ravel())
         return [X[:, j] for j in range(X.shape[1])]
 
     def fit(self, X):
@@ -257,7 +277,7 @@ class TabularEncoder:
         the output, memory stays one column.
         """
         columns = self._columns(X)
-        n = len(X)
+        n = X.shape[0]
         numeric = np.empty((n, len(self.numeric_index_)), dtype=dtype)
         observed = np.empty(numeric.shape, dtype=bool)
         for out, j in enumerate(self.numeric_index_):

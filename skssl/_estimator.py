@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
+from scipy import sparse
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -518,6 +519,9 @@ class ContrastiveVAETransformer(
                     self,
                     X,
                     reset=reset,
+                    # Sparse tables (e.g. from a ColumnTransformer) are encoded
+                    # column by column from CSC; stored NaNs are missing.
+                    accept_sparse=("csr", "csc"),
                     dtype=[np.float64, np.float32],
                     ensure_all_finite="allow-nan",
                     ensure_min_samples=2 if reset else 1,
@@ -531,6 +535,11 @@ class ContrastiveVAETransformer(
                     "DataFrame with 'category', 'object' or 'string' columns."
                 ) from error
             return X, mask
+        if sparse.issparse(X):
+            raise TypeError(
+                "A sparse X can only hold numeric columns; categorical_features "
+                "marks some as categorical. Pass a DataFrame for mixed columns."
+            )
         if is_frame:
             validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[0] < (2 if reset else 1):
@@ -1010,5 +1019,6 @@ class ContrastiveVAETransformer(
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.input_tags.categorical = True
+        tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags

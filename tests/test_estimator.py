@@ -483,6 +483,24 @@ def test_polars_and_arrow_tables_are_encoded_like_pandas(library, mixed_frame):
     )
 
 
+@pytest.mark.parametrize("format", ["csr", "csc", "coo"])
+def test_sparse_input_trains_and_encodes_like_its_dense_copy(format):
+    from scipy import sparse
+
+    X = sparse.random(200, 12, density=0.2, format=format, random_state=0)
+    X = X.tolil()
+    X[3, 4] = np.nan  # a stored NaN is a missing value
+    X = X.asformat(format)
+    dense = X.toarray()
+    from_sparse = ContrastiveVAETransformer(**FAST).fit(X)
+    from_dense = ContrastiveVAETransformer(**FAST).fit(dense)
+    np.testing.assert_array_equal(from_sparse.loss_curve_, from_dense.loss_curve_)
+    np.testing.assert_array_equal(from_sparse.transform(X), from_dense.transform(dense))
+    assert from_sparse.table_encoder_.missing_indicator_index_.tolist() == [4]
+    with pytest.raises(TypeError, match="sparse X can only hold numeric"):
+        ContrastiveVAETransformer(categorical_features=[0], **FAST).fit(X)
+
+
 def test_wrong_number_of_features_at_transform(mixed_frame):
     X, _ = load_breast_cancer(return_X_y=True)
     est = ContrastiveVAETransformer(**FAST).fit(X)
