@@ -865,14 +865,16 @@ class ContrastiveVAETransformer(
         """A float64 copy of the fitted networks on ``device``."""
         return copy.deepcopy(self.model_).to(device=device, dtype=torch.float64).eval()
 
-    def _map_rows(self, X, rows_of_chunk, width=None):
+    def _map_rows(self, X, rows_of_chunk, width=None, writes_output=False):
         """``rows_of_chunk(model, numeric, observed, categorical)`` for every row.
 
         Rows are encoded and passed through the float64 inference model chunk
         by chunk, and each chunk's result is written into one preallocated
         float64 array of shape ``(n_samples, width)`` (``(n_samples,)`` when
         ``width`` is None): beyond the input and that output, memory stays
-        bounded whatever the number of rows.
+        bounded whatever the number of rows. With ``writes_output``,
+        ``rows_of_chunk`` also gets ``out``: on the CPU a tensor view of the
+        chunk's rows of that array, to compute into (None on other devices).
         """
         check_is_fitted(self)
         X, _ = self._validate_input(X, reset=False)
@@ -885,13 +887,20 @@ class ContrastiveVAETransformer(
             for start in range(0, n_samples, _INFERENCE_CHUNK):
                 stop = min(start + _INFERENCE_CHUNK, n_samples)
                 encoded = self.table_encoder_.transform(rows[start:stop])
-                result = rows_of_chunk(
-                    model,
+                inputs = (
                     torch.as_tensor(encoded.numeric, dtype=torch.float64).to(device),
                     torch.as_tensor(encoded.observed).to(device),
                     torch.as_tensor(encoded.categorical).to(device),
                 )
-                out[start:stop] = result.cpu().numpy()
+                if not writes_output:
+                    out[start:stop] = rows_of_chunk(model, *inputs).cpu().numpy()
+                    continue
+                view = (
+                    torch.from_numpy(out[start:stop]) if device.type == "cpu" else None
+                )
+                result = rows_of_chunk(model, *inputs, out=view)
+                if result is not view:
+                    out[start:stop] = result.cpu().numpy()
         return out
 
     @property
@@ -916,17 +925,20 @@ class ContrastiveVAETransformer(
             ``"latent"``, the posterior mean (``n_components`` columns).
         """
         check_is_fitted(self)  # before the output width is read
+        width = self._n_features_out
         if self.representation == "latent":
 
-            def representation(model, numeric, observed, categorical):
+            def posterior_mean(model, numeric, observed, categorical):
                 return model.encoder(numeric, observed, categorical)[0]
 
-        else:
+            return self._map_rows(X, posterior_mean, width=width)
 
-            def representation(model, numeric, observed, categorical):
-                return model.encoder.hidden_activations(numeric, observed, categorical)
+        def hidden_activations(model, numeric, observed, categorical, out):
+            return model.encoder.hidden_activations(
+                numeric, observed, categorical, out=out
+            )
 
-        return self._map_rows(X, representation, width=self._n_features_out)
+        return self._map_rows(X, hidden_activations, width=width, writes_output=True)
 
     @available_if(_vae_branch_fitted)
     def score_samples(self, X):

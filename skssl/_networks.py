@@ -79,15 +79,26 @@ class GaussianEncoder(nn.Module):
             layer.out_features for layer in self.body if isinstance(layer, nn.Linear)
         )
 
-    def hidden_activations(self, numeric, observed, categorical):
-        """The activations of every hidden layer, concatenated, in layer order."""
-        out = self.input_layer(numeric, observed, categorical)
-        activations = []
+    @torch.no_grad()
+    def hidden_activations(self, numeric, observed, categorical, out=None):
+        """The activations of every hidden layer, concatenated, in layer order.
+
+        For inference (no gradient). Each layer writes its output straight
+        into its columns of ``out`` (allocated when None; on the CPU it may be
+        a view of the caller's output array), where the next layer reads it:
+        no concatenation and no copy of the activations.
+        """
+        features = self.input_layer(numeric, observed, categorical)
+        if out is None:
+            out = features.new_empty((features.shape[0], self.hidden_width))
+        x, start = features, 0
         for layer in self.body:
-            out = layer(out)
-            if isinstance(layer, nn.ReLU):
-                activations.append(out)
-        return torch.cat(activations, dim=1)
+            if isinstance(layer, nn.Linear):
+                block = out[:, start : start + layer.out_features]
+                torch.addmm(layer.bias, x, layer.weight.T, out=block)
+                block.relu_()  # _mlp follows every Linear with a ReLU
+                x, start = block, start + layer.out_features
+        return out
 
     def from_features(self, features):
         """Posterior parameters from the input layer's output (for mixup)."""
