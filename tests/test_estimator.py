@@ -188,6 +188,15 @@ def test_representation_is_the_hidden_layers_or_the_posterior_mean(mixed_frame):
         second = torch.relu(model.encoder.body[2](first))
         mean, _ = model.encoder(numeric, observed, categorical)
     np.testing.assert_allclose(hidden, torch.cat([first, second], 1).numpy())
+    # Allocated (other devices) or written into the caller's buffer (CPU).
+    allocated = model.encoder.hidden_activations(numeric, observed, categorical)
+    np.testing.assert_array_equal(allocated.numpy(), hidden)
+    buffer = torch.full((len(mixed_frame), 24), np.nan, dtype=torch.float64)
+    written = model.encoder.hidden_activations(
+        numeric, observed, categorical, out=buffer
+    )
+    assert written is buffer
+    np.testing.assert_array_equal(buffer.numpy(), hidden)
 
     # Training does not depend on the representation; only transform does.
     latent = clone(est).set_params(representation="latent").fit(mixed_frame)
