@@ -150,6 +150,17 @@ def test_encoder_statistics_and_float32_encoding_match_whole_table_arithmetic():
     np.testing.assert_array_equal(as_float32.observed, as_float64.observed)
 
 
+def test_encoder_names_the_column_holding_infinity():
+    X = np.zeros((4, 3))
+    X[2, 1] = np.inf
+    encoder = TabularEncoder(np.zeros(3, dtype=bool), 10).fit(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="infinity in column 'x1'"):
+        encoder.transform(X)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    with pytest.raises(ValueError, match="infinity in column 'b'"):
+        TabularEncoder(np.zeros(3, dtype=bool), 10).fit(frame)
+
+
 def test_categorical_mask_resolution():
     frame = pd.DataFrame(
         {"n": [1.0], "c": pd.Categorical(["x"]), "o": ["y"], "b": [True]}
