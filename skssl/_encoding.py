@@ -271,8 +271,8 @@ class TabularEncoder:
         names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
         self.column_names_ = names or [f"x{j}" for j in range(len(columns))]
 
-        # Column by column: memory beyond the input stays one column, not
-        # several float64 copies of the whole table.
+        # Column by column (read in blocks): memory beyond the input stays a
+        # block of columns, not several float64 copies of the whole table.
         n_numeric = len(self.numeric_index_)
         mean, scale = np.zeros(n_numeric), np.ones(n_numeric)
         has_missing = np.zeros(n_numeric, dtype=bool)
