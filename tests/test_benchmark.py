@@ -835,6 +835,16 @@ def test_speed_cli_refuses_sizes_that_cannot_be_measured(option, value, capsys):
     assert f"{option} must be at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="tests the no-GPU message")
+def test_speed_cli_refuses_a_device_it_cannot_use(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["speed", "--device", "cuda"])
+    assert exit_info.value.code == 2
+    assert "--device: device='cuda' was requested but CUDA is not available" in (
+        capsys.readouterr().err
+    )
+
+
 def test_interleaved_rates_take_turns_and_keep_the_median_round(monkeypatch):
     # A fake clock: each step of loop "a" costs 1 s, of "b" 2 s, and a slow
     # spell adds 100 s to whichever loop runs during the second round's turn.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._estimator import resolve_device
 from ._data import (
     CC18_SUITE_ID,
     list_demo_datasets,
@@ -305,6 +306,10 @@ def _check_speed_args(args, parser):
     ):
         if any(value < 1 for value in values):
             parser.error(f"{option} must be at least 1")
+    try:
+        resolve_device(args.device)
+    except ValueError as exc:  # e.g. cuda asked for, none available
+        parser.error(f"--device: {exc}")
 
 
 def _check_args(args, parser):
