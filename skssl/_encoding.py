@@ -163,9 +163,21 @@ def _column_as_float(column, name):
             f"Column {name!r} is not marked categorical but holds non-numeric "
             f"values ({error}); list it in categorical_features."
         ) from error
-    if np.isinf(values).any():
-        raise ValueError(f"Input contains infinity in column {name!r}.")
+    _reject_infinity(values, [name])
     return values
+
+
+def _reject_infinity(values, names):
+    """Raise a ValueError naming the first column of ``values`` holding infinity.
+
+    ``values`` is one column (1-D) or a block of columns (2-D), ``names`` the
+    names of its columns.
+    """
+    infinite = np.isinf(values).reshape(len(values), -1).any(axis=0)
+    if infinite.any():
+        raise ValueError(
+            f"Input contains infinity in column {names[np.argmax(infinite)]!r}."
+        )
 
 
 def _column_as_labels(column):
@@ -255,10 +267,7 @@ class TabularEncoder:
         """Columns ``indices`` of ``X`` as a row-major float64 block."""
         if isinstance(X, np.ndarray):  # one gather, already row-major
             values = X[:, indices].astype(np.float64)
-            infinite = np.isinf(values).any(axis=0)
-            if infinite.any():
-                name = self.column_names_[indices[np.argmax(infinite)]]
-                raise ValueError(f"Input contains infinity in column {name!r}.")
+            _reject_infinity(values, [self.column_names_[j] for j in indices])
             return values
         return np.column_stack(
             [_column_as_float(columns[j], self.column_names_[j]) for j in indices]
