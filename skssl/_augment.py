@@ -14,6 +14,9 @@ import torch
 
 from ._training_data import Batch
 
+# Distinct values of the column scores: torch.rand's float32 resolution.
+SCORE_LEVELS = 1 << 24
+
 
 def n_corrupted_columns(corruption_rate, n_columns):
     """Number of columns SCARF replaces in each row."""
@@ -48,8 +51,17 @@ def corrupt(batch, pool, corruption_rate, noise_scale, generator):
     if k > 0:
         # The k smallest of M uniform scores per row give a uniformly random
         # subset of exactly k columns; only those k entries are gathered from
-        # the pool and written, not all M.
-        scores = torch.rand(n_rows, n_columns, generator=generator, device=device)
+        # the pool and written, not all M. The scores are 24-bit integers, as
+        # many distinct values as torch.rand's float32 (so the same subsets
+        # and the same rare ties), but integer topk is about a quarter faster
+        # on CPU, where its branches on random data dominate.
+        scores = torch.randint(
+            SCORE_LEVELS,
+            (n_rows, n_columns),
+            generator=generator,
+            device=device,
+            dtype=torch.int32,
+        )
         columns = scores.topk(k, dim=1, largest=False, sorted=False).indices
         donors = torch.randint(
             pool.n_samples, (n_rows, k), generator=generator, device=device
