@@ -46,6 +46,10 @@ def corrupt(batch, pool, corruption_rate, noise_scale, generator):
     n_columns = n_numeric + batch.categorical.shape[1]
     device = batch.numeric.device
     numeric, observed, categorical = batch.numeric, batch.observed, batch.categorical
+    # Without a missing entry in the rows or the pool, every observed flag is
+    # and stays True: skip gathering flags and masking the noise (the same
+    # result, a few per cent of a training step on a wide table).
+    complete = batch.complete and pool.complete
 
     k = n_corrupted_columns(corruption_rate, n_columns)
     if k > 0:
@@ -68,7 +72,10 @@ def corrupt(batch, pool, corruption_rate, noise_scale, generator):
         )
         if n_numeric:
             numeric = _replace(numeric, pool.numeric, columns, donors, 0, n_columns)
-            observed = _replace(observed, pool.observed, columns, donors, 0, n_columns)
+            if not complete:
+                observed = _replace(
+                    observed, pool.observed, columns, donors, 0, n_columns
+                )
         if n_columns > n_numeric:
             categorical = _replace(
                 categorical, pool.categorical, columns, donors, n_numeric, n_columns
@@ -77,8 +84,9 @@ def corrupt(batch, pool, corruption_rate, noise_scale, generator):
         noise = torch.randn(
             numeric.shape, generator=generator, device=device, dtype=numeric.dtype
         )
-        numeric = numeric + noise_scale * noise * observed
-    return Batch(numeric=numeric, observed=observed, categorical=categorical)
+        noise = noise_scale * noise
+        numeric = numeric + (noise if complete else noise * observed)
+    return Batch(numeric, observed, categorical, complete)
 
 
 def _replace(values, pool_values, columns, donors, first, n_columns):

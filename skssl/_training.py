@@ -116,6 +116,7 @@ def _concat(batches):
         numeric=torch.cat([b.numeric for b in batches]),
         observed=torch.cat([b.observed for b in batches]),
         categorical=torch.cat([b.categorical for b in batches]),
+        complete=all(b.complete for b in batches),
     )
 
 

@@ -26,18 +26,27 @@ class Batch:
 
     ``numeric`` is float (standardised, 0 where missing), ``observed`` is bool
     (False where the numeric entry was missing), ``categorical`` is int64 codes.
+    ``complete`` is True when these rows are known to have no missing numeric
+    entry (``observed`` all True), which lets the augmentation skip the mask;
+    False means unknown.
     """
 
     numeric: torch.Tensor
     observed: torch.Tensor
     categorical: torch.Tensor
+    complete: bool = False
 
     @property
     def n_samples(self):
         return self.numeric.shape[0]
 
     def rows(self, index):
-        return Batch(self.numeric[index], self.observed[index], self.categorical[index])
+        return Batch(
+            self.numeric[index],
+            self.observed[index],
+            self.categorical[index],
+            self.complete,
+        )
 
 
 def bytes_per_row(encoded, dtype=torch.float32):
@@ -72,6 +81,7 @@ class TrainingData(Batch):
             numeric=torch.as_tensor(encoded.numeric, dtype=dtype).to(device),
             observed=torch.as_tensor(encoded.observed).to(device),
             categorical=torch.as_tensor(encoded.categorical).to(device),
+            complete=bool(encoded.observed.all()),
         )
 
     @property
@@ -106,6 +116,7 @@ class HostStreamedData:
         self.numeric = torch.as_tensor(encoded.numeric, dtype=dtype)
         self.observed = torch.as_tensor(encoded.observed)
         self.categorical = torch.as_tensor(encoded.categorical)
+        self.complete = bool(encoded.observed.all())
 
     @property
     def n_samples(self):
@@ -115,10 +126,10 @@ class HostStreamedData:
         parts = (self.numeric[index], self.observed[index], self.categorical[index])
         if self.device.type == "cuda":
             # Pinned pages let the copy run asynchronously with computation.
-            return Batch(
-                *(p.pin_memory().to(self.device, non_blocking=True) for p in parts)
-            )
-        return Batch(*(p.to(self.device) for p in parts))
+            parts = (p.pin_memory().to(self.device, non_blocking=True) for p in parts)
+        else:
+            parts = (p.to(self.device) for p in parts)
+        return Batch(*parts, complete=self.complete)
 
     def rows(self, index):
         return self._to_device(index.cpu())

@@ -74,6 +74,52 @@ def test_scarf_columns_are_uniformly_chosen():
     np.testing.assert_allclose(frequency.numpy(), 0.4, atol=0.03)
 
 
+def _with_complete(batch, complete):
+    return Batch(batch.numeric, batch.observed, batch.categorical, complete)
+
+
+def test_scarf_on_complete_rows_skips_the_flags_with_the_same_result():
+    batch = _batch(300, 7, 3, offset=0)
+    pool = _batch(40, 7, 3, offset=10_000)
+    views = [
+        corrupt(
+            _with_complete(batch, complete),
+            _with_complete(pool, complete),
+            0.5,
+            noise_scale=0.3,
+            generator=torch.Generator().manual_seed(3),
+        )
+        for complete in (False, True)
+    ]
+    assert views[1].complete and not views[0].complete
+    for field in ("numeric", "observed", "categorical"):
+        assert torch.equal(getattr(views[0], field), getattr(views[1], field))
+    assert (views[1].numeric != batch.numeric).any()
+
+
+@pytest.mark.parametrize("complete_side", ["pool", "batch"])
+def test_scarf_gathers_the_flags_unless_rows_and_pool_are_both_complete(
+    complete_side,
+):
+    batch = _batch(300, 7, 3, offset=1)  # no numeric 0 in the rows
+    pool = _batch(40, 7, 3, offset=10_000)
+    # The side not known to be complete has every numeric entry missing.
+    incomplete = batch if complete_side == "pool" else pool
+    incomplete.numeric[:] = 0.0
+    incomplete.observed[:] = False
+    batch = _with_complete(batch, complete_side == "batch")
+    pool = _with_complete(pool, complete_side == "pool")
+    view = corrupt(batch, pool, 0.5, noise_scale=0.0, generator=torch.Generator())
+    assert not view.complete
+    # A numeric entry's flag is its donor's where it was replaced, else its own.
+    replaced = view.numeric != batch.numeric
+    if complete_side == "pool":
+        assert torch.equal(view.observed, replaced)
+    else:
+        assert torch.equal(view.observed, ~replaced)
+    assert replaced.any() and not replaced.all()
+
+
 def test_zero_corruption_rate_switches_augmentation_off():
     batch = _batch(8, 3, 2, offset=0)
     view = corrupt(batch, batch, 0.0, noise_scale=1.0, generator=torch.Generator())

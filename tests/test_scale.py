@@ -149,6 +149,24 @@ def test_host_streamed_epoch_covers_every_row_once_in_full_batches():
     assert [b.n_samples for b in batches] == resident_sizes
 
 
+@pytest.mark.parametrize("max_device_rows", [None, 150])
+def test_training_rows_know_whether_the_table_has_missing_values(max_device_rows):
+    n = 1000
+    observed = np.ones((n, 2), bool)
+    for has_missing in (False, True):
+        observed[-1, 1] = not has_missing  # one missing entry, in the last row
+        encoded = EncodedTable(
+            np.zeros((n, 2)), observed.copy(), np.zeros((n, 0), np.int64)
+        )
+        data = TrainingData.from_encoded(
+            encoded, torch.device("cpu"), max_device_rows=max_device_rows
+        )
+        generator = torch.Generator().manual_seed(0)
+        pool = data.marginal_pool(100, generator)
+        batch = next(iter(data.epoch_batches(64, generator)))
+        assert data.complete is pool.complete is batch.complete is not has_missing
+
+
 def test_fit_streams_data_larger_than_the_device_budget(monkeypatch):
     X, y = _blobs()
     monkeypatch.setattr(

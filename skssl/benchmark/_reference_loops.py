@@ -80,7 +80,12 @@ def dataloader_loop(model, encoded, pool, config, device):
         for _ in range(n_steps):
             numeric, observed, categorical = (t.to(device) for t in next(stream))
             loss = reference_loss(
-                model, Batch(numeric, observed, categorical), pool, config, generator
+                model,
+                # Rows of the pool's table: complete when it is, as in fit.
+                Batch(numeric, observed, categorical, pool.complete),
+                pool,
+                config,
+                generator,
             )
             optimizer.zero_grad()
             loss.backward()
@@ -101,7 +106,7 @@ class _ObjectiveModule(torch.nn.Module):
         self.generator = generator
 
     def forward(self, numeric, observed, categorical):
-        batch = Batch(numeric, observed, categorical)
+        batch = Batch(numeric, observed, categorical, self.pool.complete)
         return reference_loss(self.model, batch, self.pool, self.config, self.generator)
 
 
