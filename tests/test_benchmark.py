@@ -14,7 +14,7 @@ from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import KFold
 
-from skssl import ContrastiveVAETransformer
+from skssl import ContrastiveVAETransformer, losses
 from skssl._training import batch_losses
 from skssl.benchmark import _methods, _timing
 from skssl.benchmark._cli import main
@@ -36,7 +36,7 @@ from skssl.benchmark._protocol import evaluate, holdout_split, validation_split
 from skssl.benchmark._reference_loops import reference_loss
 from skssl.benchmark._report import method_summary
 from skssl.benchmark._runner import limited_threads
-from skssl.benchmark._speed import _setup, format_row, measure
+from skssl.benchmark._speed import _setup, count_flops, format_row, measure
 from skssl.benchmark._store import RESULT_COLUMNS, ResultStore
 
 REAL_CC18 = Path("/work/shared/datasets/cc18")
@@ -796,6 +796,35 @@ def test_reference_objective_is_the_training_objective(monkeypatch):
     torch.testing.assert_close(loss_a, loss_b)
     for a, b in zip(grads_a, grads_b):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_flop_count_of_a_step_is_that_of_the_reference_objective():
+    """The speed benchmark counts every matrix product of a training step.
+
+    skssl's contrastive step (one concatenated encoder pass, the blocked
+    InfoNCE with its hand-written gradient) runs the same products as the
+    standard formulation's forward and autograd backward, so the counts must
+    agree. (With the VAE branch on they differ by design: the concatenated
+    pass back-propagates the log-variance layer over the views' rows too,
+    with zero gradients.)
+    """
+    X = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
+    estimator = ContrastiveVAETransformer(
+        hidden_layer_sizes=(16,), n_components=4, vae_weight=0.0
+    )
+    _, _, data, model, config = _setup(X, estimator, torch.device("cpu"), 32)
+    batch = data.rows(torch.arange(32))
+    generator = torch.Generator().manual_seed(0)
+    args = (model, batch, data, config, generator)
+    skssl_flops = count_flops(lambda: batch_losses(*args)[0].backward())
+    reference_flops = count_flops(lambda: reference_loss(*args).backward())
+    assert skssl_flops == reference_flops
+    # The InfoNCE alone: logits of 64 anchors against 64, then its gradient.
+    z = torch.randn(64, 8, requires_grad=True)
+    assert (
+        count_flops(lambda: losses.info_nce(z[:32], z[32:], 0.5).backward())
+        == 3 * 2 * 64 * 64 * 8
+    )
 
 
 def test_speed_cli_prints_a_table_row_per_configuration(capsys):

@@ -26,7 +26,11 @@ from ._timing import forever
 
 
 def reference_loss(model, batch, pool, config, generator):
-    """The training objective, written as a standard loop would."""
+    """The training objective, written as a standard loop would.
+
+    Both branches, as in the benchmark; the VAE's is skipped when its weight
+    is 0 (then the model has no decoder).
+    """
     views = [
         corrupt(batch, pool, config.corruption_rate, config.noise_scale, generator)
         for _ in range(2)
@@ -34,6 +38,8 @@ def reference_loss(model, batch, pool, config, generator):
     z1 = model.projection(model.encoder(*_fields(views[0]))[0])
     z2 = model.projection(model.encoder(*_fields(views[1]))[0])
     contrastive = losses.info_nce_cross_entropy(z1, z2, config.temperature)
+    if config.vae_weight == 0:
+        return config.contrastive_weight * contrastive
     mean, log_var = model.encoder(*_fields(batch))
     z = mean + (0.5 * log_var).exp() * torch.randn_like(mean)
     numeric_mean, logits = model.decoder(z)
