@@ -26,7 +26,12 @@ from ._augment import corrupt
 from ._encoding import TabularEncoder, check_numeric_dtype, resolve_categorical_mask
 from ._networks import ContrastiveVAE
 from ._training import TrainingConfig, train, train_epoch, training_optimizer
-from ._training_data import RowReservoir, TrainingData, device_row_limit
+from ._training_data import (
+    HostStreamedData,
+    RowReservoir,
+    TrainingData,
+    device_row_limit,
+)
 
 # Rows per chunk at inference: bounds memory for any n_samples.
 _INFERENCE_CHUNK = 65536
@@ -522,12 +527,19 @@ class ContrastiveVAETransformer(
                     # Sparse tables (e.g. from a ColumnTransformer) are encoded
                     # column by column from CSC; stored NaNs are missing.
                     accept_sparse=("csr", "csc"),
-                    dtype=[np.float64, np.float32],
+                    # Integer and boolean tables stay as they are: the encoder
+                    # converts a block of columns (fit) or of rows (transform)
+                    # at a time, not the whole table up front.
+                    dtype="numeric",
                     ensure_all_finite="allow-nan",
                     ensure_min_samples=2 if reset else 1,
                 )
             except ValueError as error:
-                if "could not convert" not in str(error):
+                # Strings in an object array, or a string array.
+                if not any(
+                    text in str(error)
+                    for text in ("could not convert", "bytes/strings")
+                ):
                     raise
                 raise ValueError(
                     f"X has non-numeric values ({error}). Mark the columns that "
@@ -698,11 +710,15 @@ class ContrastiveVAETransformer(
             )
             validation_data = None
         else:
-            train_data, validation_data = (
-                TrainingData.from_encoded(
-                    encoded.take(index), device, max_device_rows=max_device_rows
-                )
-                for index in (rows, validation_rows)
+            train_data = TrainingData.from_encoded(
+                encoded.take(rows), device, max_device_rows=max_device_rows
+            )
+            if isinstance(train_data, HostStreamedData):
+                # Streamed chunks take up to half the budget; the validation
+                # rows stay on the device only if they fit in the other half.
+                max_device_rows //= 2
+            validation_data = TrainingData.from_encoded(
+                encoded.take(validation_rows), device, max_device_rows=max_device_rows
             )
         # Freed once split or moved to a GPU: training holds its own copies.
         del encoded

@@ -282,12 +282,8 @@ def validation_loss(model, data, pool, config, seed):
     device = pool.numeric.device
     generator = torch.Generator(device=device).manual_seed(seed)
     sums = torch.zeros((), device=device)
-    for index in torch.arange(data.n_samples, device=device).split(
-        max(config.batch_size, 2)
-    ):
-        sums += batch_losses(model, data.rows(index), pool, config, generator)[0] * len(
-            index
-        )
+    for batch in data.ordered_batches(max(config.batch_size, 2)):
+        sums += batch_losses(model, batch, pool, config, generator)[0] * batch.n_samples
     return sums / data.n_samples
 
 

@@ -8,6 +8,7 @@ in large chunks of pre-shuffled rows, so that neither memory nor per-step
 host-device traffic limits training.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,11 @@ from ._encoding import EncodedTable
 # Fraction of the device's free memory that training data may take; the rest
 # is for the networks, their activations and the optimiser.
 DEVICE_DATA_FRACTION = 0.5
+
+# Largest chunk of rows streamed to the device at once: large enough that a
+# copy (milliseconds) is rare next to training on it, small enough that the
+# two pinned host buffers stay modest.
+STREAM_CHUNK_BYTES = 256 * 2**20
 
 
 @dataclass
@@ -47,6 +53,11 @@ class Batch:
             self.categorical[index],
             self.complete,
         )
+
+    def ordered_batches(self, batch_size):
+        """All rows in order, in minibatches of ``batch_size`` (the last shorter)."""
+        for start in range(0, self.n_samples, batch_size):
+            yield self.rows(slice(start, start + batch_size))
 
 
 def bytes_per_row(encoded, dtype=torch.float32):
@@ -103,58 +114,109 @@ class TrainingData(Batch):
 class HostStreamedData:
     """An encoded table kept in host memory and streamed to ``device``.
 
-    Each epoch shuffles all rows, then copies them to the device in chunks of
-    at most ``max_device_rows`` rows (from pinned memory, asynchronously, on
-    CUDA); minibatches are then cut from the chunk on the device. Batches are
-    the same size as for resident data: only their grouping into chunks
-    differs.
+    Each epoch shuffles all rows and cuts them into minibatches exactly as for
+    resident data; consecutive minibatches are then grouped into chunks,
+    copied to the device a chunk at a time, and cut back into minibatches
+    there. A chunk holds at most a quarter of ``max_device_rows`` (and at most
+    :data:`STREAM_CHUNK_BYTES`), because two chunks can be alive on the
+    device at once: the one whose last minibatch is still being trained on
+    and the next.
+
+    While a chunk trains, a background thread gathers the next chunk's rows
+    into one of two reused host buffers (pinned on CUDA, so the copy to the
+    device is asynchronous and the gather never re-pins memory). The host
+    waits on the device only in that thread, before refilling a buffer whose
+    copy, two chunks back, might still be running.
     """
 
     def __init__(self, encoded, device, dtype, max_device_rows):
-        self.device = device
+        self.device = torch.device(device)
         self.max_device_rows = max(1, int(max_device_rows))
         self.numeric = torch.as_tensor(encoded.numeric, dtype=dtype)
         self.observed = torch.as_tensor(encoded.observed)
         self.categorical = torch.as_tensor(encoded.categorical)
         self.complete = bool(encoded.observed.all())
+        self._buffers = None  # two sets of host buffers, made on first use
 
     @property
     def n_samples(self):
         return self.numeric.shape[0]
 
-    def _to_device(self, index):
-        parts = (self.numeric[index], self.observed[index], self.categorical[index])
-        if self.device.type == "cuda":
-            # Pinned pages let the copy run asynchronously with computation.
-            parts = (p.pin_memory().to(self.device, non_blocking=True) for p in parts)
-        else:
-            parts = (p.to(self.device) for p in parts)
-        return Batch(*parts, complete=self.complete)
+    @property
+    def _parts(self):
+        return self.numeric, self.observed, self.categorical
 
     def rows(self, index):
-        return self._to_device(index.cpu())
+        """The rows ``index`` on the device (one gather and copy, no reuse)."""
+        index = index.cpu()
+        return self._to_device([part[index] for part in self._parts])
+
+    def _to_device(self, parts, non_blocking=False):
+        if self.device.type == "cpu":  # a copy: buffers are refilled later
+            parts = [part.clone() for part in parts]
+        else:
+            parts = [part.to(self.device, non_blocking=non_blocking) for part in parts]
+        return Batch(*parts, complete=self.complete)
+
+    def rows_per_chunk(self, batch_size):
+        row_bytes = sum(part[:1].numel() * part.element_size() for part in self._parts)
+        limit = min(self.max_device_rows // 4, STREAM_CHUNK_BYTES // max(1, row_bytes))
+        return max(batch_size, limit)
 
     def epoch_batches(self, batch_size, generator):
         # Indices on the host: one synchronisation per epoch.
         batches = minibatch_indices(self.n_samples, batch_size, generator, "cpu")
-        rows_per_chunk = max(batch_size, self.max_device_rows)
-        chunk, chunk_rows = [], 0
-        for index in batches:
-            if chunk and chunk_rows + len(index) > rows_per_chunk:
-                yield from self._chunk_batches(chunk)
-                chunk, chunk_rows = [], 0
-            chunk.append(index)
-            chunk_rows += len(index)
-        if chunk:
-            yield from self._chunk_batches(chunk)
+        return self._stream(batches, self.rows_per_chunk(batch_size))
 
-    def _chunk_batches(self, batch_indices):
-        """Copy the rows of several minibatches at once; yield the minibatches."""
-        on_device = self._to_device(torch.cat(batch_indices))
-        start = 0
-        for index in batch_indices:
-            yield on_device.rows(slice(start, start + len(index)))
-            start += len(index)
+    def ordered_batches(self, batch_size):
+        """All rows in order, in minibatches of ``batch_size`` (the last shorter)."""
+        batches = torch.arange(self.n_samples).split(batch_size)
+        return self._stream(batches, self.rows_per_chunk(batch_size))
+
+    def _stream(self, batches, rows_per_chunk):
+        chunks = list(_group_batches(batches, rows_per_chunk))
+        buffers = self._host_buffers(max(sum(map(len, c)) for c in chunks))
+        with ThreadPoolExecutor(max_workers=1) as gatherer:
+            pending = gatherer.submit(self._gather, chunks[0], buffers[0])
+            for k, chunk in enumerate(chunks):
+                host = pending.result()
+                on_device = self._to_device(host, non_blocking=True)
+                buffers[k % 2].copied = _record_event(self.device)
+                if k + 1 < len(chunks):
+                    pending = gatherer.submit(
+                        self._gather, chunks[k + 1], buffers[(k + 1) % 2]
+                    )
+                start = 0
+                for index in chunk:
+                    yield on_device.rows(slice(start, start + len(index)))
+                    start += len(index)
+
+    def _host_buffers(self, n_rows):
+        """Two sets of host buffers of at least ``n_rows`` rows, kept for reuse."""
+        if self._buffers is None or self._buffers[0].n_rows < n_rows:
+            pin = self.device.type == "cuda"
+            self._buffers = [
+                _HostBuffer(
+                    [
+                        torch.empty(
+                            (n_rows, *part.shape[1:]), dtype=part.dtype, pin_memory=pin
+                        )
+                        for part in self._parts
+                    ]
+                )
+                for _ in range(2)
+            ]
+        return self._buffers
+
+    def _gather(self, chunk, buffer):
+        """Rows of ``chunk``'s minibatches, in order, written into ``buffer``."""
+        if buffer.copied is not None:
+            buffer.copied.synchronize()  # its previous copy has left it
+        index = torch.cat(chunk)
+        return [
+            torch.index_select(part, 0, index, out=out[: len(index)])
+            for part, out in zip(self._parts, buffer.parts)
+        ]
 
     def marginal_pool(self, max_rows, generator):
         """A device-resident uniform sample of at most ``max_rows`` rows."""
@@ -163,6 +225,38 @@ class HostStreamedData:
             self.n_samples, generator=generator, device=generator.device
         )
         return self.rows(perm[:n])
+
+
+class _HostBuffer:
+    """Host tensors a chunk is gathered into, and the event of its last copy."""
+
+    def __init__(self, parts):
+        self.parts = parts
+        self.n_rows = parts[0].shape[0]
+        self.copied = None
+
+
+def _record_event(device):
+    """An event after the work queued so far on ``device`` (None off CUDA)."""
+    if device.type != "cuda":
+        return None
+    event = torch.cuda.Event()
+    event.record(torch.cuda.current_stream(device))
+    return event
+
+
+def _group_batches(batches, rows_per_chunk):
+    """Consecutive minibatch indices, grouped into chunks of at most
+    ``rows_per_chunk`` rows (a single minibatch when it is larger)."""
+    chunk, chunk_rows = [], 0
+    for index in batches:
+        if chunk and chunk_rows + len(index) > rows_per_chunk:
+            yield chunk
+            chunk, chunk_rows = [], 0
+        chunk.append(index)
+        chunk_rows += len(index)
+    if chunk:
+        yield chunk
 
 
 def minibatch_indices(n_samples, batch_size, generator, device):

@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import skssl._estimator as estimator_module
+import skssl._training_data as training_data_module
 from skssl import ContrastiveVAETransformer
 from skssl._encoding import EncodedTable
 from skssl._training_data import HostStreamedData, RowReservoir, TrainingData
@@ -128,25 +129,68 @@ def test_row_reservoir_is_bounded_and_uniform():
     assert reservoir.n_seen == n
 
 
-def test_host_streamed_epoch_covers_every_row_once_in_full_batches():
-    n, batch_size = 1000, 64
-    encoded = EncodedTable(
-        np.arange(n, dtype=float)[:, None],
-        np.ones((n, 1), bool),
-        np.zeros((n, 0), np.int64),
+def _numbered_table(n, n_categorical=1):
+    """Row ``i`` holds ``i`` in every column: a batch shows which rows it has."""
+    rows = np.arange(n)
+    return EncodedTable(
+        np.stack([rows, -rows], axis=1).astype(float),
+        (rows % 3 > 0)[:, None].repeat(2, axis=1),
+        rows[:, None].repeat(n_categorical, axis=1),
     )
+
+
+def _same_rows(a, b):
+    return (
+        torch.equal(a.numeric, b.numeric)
+        and torch.equal(a.observed, b.observed)
+        and torch.equal(a.categorical, b.categorical)
+    )
+
+
+# 150 rows of budget: one 64-row minibatch per chunk; 1000: a quarter, 250
+# rows, holds three; a chunk larger than the table: one chunk.
+@pytest.mark.parametrize("max_device_rows", [150, 1000, 5000])
+def test_host_streamed_batches_are_the_resident_batches(max_device_rows):
+    n, batch_size = 1000, 64
+    encoded = _numbered_table(n)
     device = torch.device("cpu")
-    streamed = TrainingData.from_encoded(encoded, device, max_device_rows=150)
+    streamed = HostStreamedData(encoded, device, torch.float32, max_device_rows)
     resident = TrainingData.from_encoded(encoded, device, max_device_rows=None)
-    assert isinstance(streamed, HostStreamedData)
-    generator = torch.Generator().manual_seed(0)
-    batches = list(streamed.epoch_batches(batch_size, generator))
-    rows = torch.cat([b.numeric[:, 0] for b in batches]).long()
-    assert sorted(rows.tolist()) == list(range(n))
-    resident_sizes = [
-        b.n_samples for b in resident.epoch_batches(batch_size, generator)
-    ]
-    assert [b.n_samples for b in batches] == resident_sizes
+    assert isinstance(
+        TrainingData.from_encoded(encoded, device, max_device_rows=n - 1),
+        HostStreamedData,
+    )
+    assert streamed.rows_per_chunk(batch_size) == max(batch_size, max_device_rows // 4)
+    for epoch in range(2):
+        # Kept all at once: batches stay valid while the host buffers are
+        # refilled for later chunks.
+        batches = list(
+            streamed.epoch_batches(batch_size, torch.Generator().manual_seed(epoch))
+        )
+        expected = list(
+            resident.epoch_batches(batch_size, torch.Generator().manual_seed(epoch))
+        )
+        assert len(batches) == len(expected) == n // batch_size
+        assert all(map(_same_rows, batches, expected))
+        assert sorted(torch.cat([b.categorical[:, 0] for b in batches]).tolist()) == (
+            list(range(n))
+        )
+    ordered = list(streamed.ordered_batches(300))
+    assert [b.n_samples for b in ordered] == [300, 300, 300, 100]
+    assert all(map(_same_rows, ordered, resident.ordered_batches(300)))
+
+
+def test_streamed_chunks_are_bounded_in_bytes(monkeypatch):
+    monkeypatch.setattr(training_data_module, "STREAM_CHUNK_BYTES", 10 * 8 * 4)
+    # Row: 2 float32 + 2 bool + 1 int64 = 18 bytes; 320 // 18 = 17 rows.
+    encoded = _numbered_table(1000)
+    streamed = HostStreamedData(encoded, "cpu", torch.float32, max_device_rows=900)
+    assert streamed.rows_per_chunk(4) == 17
+    assert streamed.rows_per_chunk(64) == 64  # never less than a minibatch
+    batches = list(streamed.epoch_batches(4, torch.Generator().manual_seed(0)))
+    assert sorted(torch.cat([b.categorical[:, 0] for b in batches]).tolist()) == (
+        list(range(1000))
+    )
 
 
 @pytest.mark.parametrize("max_device_rows", [None, 150])
@@ -176,6 +220,66 @@ def test_fit_streams_data_larger_than_the_device_budget(monkeypatch):
     assert est.n_iter_ == 10
     score = cross_val_score(LogisticRegression(max_iter=1000), est.transform(X), y)
     assert score.mean() > 0.9
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_streams_batches_from_pinned_host_memory(monkeypatch):
+    n, batch_size = 3000, 64
+    encoded = _numbered_table(n)
+    cuda = torch.device("cuda")
+    streamed = HostStreamedData(encoded, cuda, torch.float32, max_device_rows=1000)
+    resident = TrainingData.from_encoded(encoded, cuda)
+    for epoch in range(2):
+        batches = streamed.epoch_batches(
+            batch_size, torch.Generator(cuda).manual_seed(epoch)
+        )
+        expected = resident.epoch_batches(
+            batch_size, torch.Generator(cuda).manual_seed(epoch)
+        )
+        for batch, reference in zip(batches, expected, strict=True):
+            assert batch.numeric.device.type == "cuda"
+            assert _same_rows(batch, reference)
+    assert all(part.is_pinned() for part in streamed._buffers[0].parts)
+
+    X, y = _blobs(n=3000)
+    monkeypatch.setattr(
+        estimator_module, "device_row_limit", lambda encoded, device: 1000
+    )
+    est = ContrastiveVAETransformer(
+        **SMALL, max_epochs=5, device="cuda", early_stopping=True
+    ).fit(X)
+    score = cross_val_score(LogisticRegression(max_iter=1000), est.transform(X), y)
+    assert score.mean() > 0.9
+
+
+@pytest.mark.parametrize(
+    "row_limit, expected",
+    [
+        (500, (HostStreamedData, TrainingData)),  # 60 validation rows <= 500 // 2
+        (100, (HostStreamedData, HostStreamedData)),  # 60 > 100 // 2
+        (600, (TrainingData, TrainingData)),
+    ],
+)
+def test_validation_rows_share_the_device_budget_with_streamed_chunks(
+    monkeypatch, row_limit, expected
+):
+    X, _ = _blobs()  # 540 training and 60 validation rows
+    monkeypatch.setattr(
+        estimator_module, "device_row_limit", lambda encoded, device: row_limit
+    )
+    seen = []
+    real_train = estimator_module.train
+
+    def spy(model, train_data, validation_data, *args, **kwargs):
+        seen.append((type(train_data), type(validation_data)))
+        return real_train(model, train_data, validation_data, *args, **kwargs)
+
+    monkeypatch.setattr(estimator_module, "train", spy)
+    est = ContrastiveVAETransformer(**SMALL, max_epochs=3, early_stopping=True)
+    est.fit(X)
+    assert seen == [expected]
+    assert len(est.validation_loss_curve_) == 3
+    assert np.isfinite(est.validation_loss_curve_).all()
 
 
 def test_transform_in_chunks_matches_one_pass(monkeypatch):
@@ -262,6 +366,30 @@ def test_transform_encodes_rows_chunk_by_chunk(monkeypatch):
         monkeypatch.setattr(encoder, "transform", spy)
         assert fitted.transform(data).shape == (len(X), 32)
         assert max(seen) == 64 and sum(seen) == len(X)
+
+
+def test_integer_tables_are_encoded_without_a_float_copy(monkeypatch):
+    X, _ = _blobs()
+    X_int = np.round(X * 10).astype(np.int16)
+    X_float = X_int.astype(np.float64)
+    est = ContrastiveVAETransformer(**SMALL, max_epochs=2).fit(X_int)
+    est_float = ContrastiveVAETransformer(**SMALL, max_epochs=2).fit(X_float)
+    np.testing.assert_array_equal(est.transform(X_int), est_float.transform(X_float))
+    monkeypatch.setattr(estimator_module, "_INFERENCE_CHUNK", 64)
+    encoder = est.table_encoder_
+    chunks = []
+    original = encoder.transform
+
+    def spy(rows):
+        chunks.append(rows)
+        return original(rows)
+
+    monkeypatch.setattr(encoder, "transform", spy)
+    est.transform(X_int)
+    # The encoder converts each chunk of the caller's array itself: no
+    # float64 copy of the whole table is made first.
+    assert len(chunks) == 10
+    assert all(c.dtype == np.int16 and np.shares_memory(c, X_int) for c in chunks)
 
 
 def test_partial_fit_records_representation_history():
