@@ -390,8 +390,15 @@ def test_cuda_fit_loads_and_transforms_on_cpu(tmp_path):
     np.testing.assert_allclose(
         restored.transform(X), est.transform(X), rtol=1e-10, atol=1e-10
     )
+    # Another GPU fit: the same up to the non-deterministic order of CUDA's
+    # atomic reductions, amplified a little by training (docs/scale.md).
+    again = ContrastiveVAETransformer(**FAST, device="cuda").fit(X)
+    np.testing.assert_allclose(
+        again.transform(X), est.transform(X), rtol=1e-3, atol=1e-3
+    )
+    # A CPU fit draws from the CPU's random streams and runs other kernels: a
+    # different fit, though of a similar representation.
     cpu = ContrastiveVAETransformer(**FAST, device="cpu").fit(X)
-    # A GPU fit differs from a CPU fit only by float32 rounding.
     assert np.corrcoef(cpu.transform(X).ravel(), est.transform(X).ravel())[0, 1] > 0.9
 
 
