@@ -371,6 +371,25 @@ def test_respects_joblib_thread_budget():
     assert all(threads <= budget for threads, _ in results)
 
 
+def test_fit_is_the_same_whatever_the_thread_budget():
+    """A search's workers get fewer threads than a sequential search: same fits.
+
+    Large enough (768-row encoder passes of a 60-256-256 network) that
+    PyTorch's matrix products and elementwise kernels do split work over
+    threads when allowed.
+    """
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    X = np.random.default_rng(0).normal(size=(1500, 60))
+    outputs = []
+    for n_threads in (1, 2):
+        with threadpoolctl.threadpool_limits(n_threads):
+            est = ContrastiveVAETransformer(
+                max_epochs=2, batch_size=256, random_state=0
+            ).fit(X)
+        outputs.append(est.transform(X))
+    np.testing.assert_array_equal(*outputs)
+
+
 def test_pickle_round_trip(mixed_frame):
     est = ContrastiveVAETransformer(**FAST).fit(mixed_frame)
     restored = pickle.loads(pickle.dumps(est))
