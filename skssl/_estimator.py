@@ -615,6 +615,44 @@ class ContrastiveVAETransformer(
             )
         return hidden
 
+    def _check_architecture(self, model, hidden_layer_sizes):
+        """Refuse parameters that need other networks than ``model``'s.
+
+        ``partial_fit`` continues training the fitted networks; a parameter
+        changed since (e.g. by ``set_params``) that would shape them
+        differently cannot be honoured.
+        """
+        wanted = {
+            "hidden_layer_sizes": list(hidden_layer_sizes),
+            "n_components": self.n_components,
+            "projection_dim": self.projection_dim
+            if self.contrastive_weight > 0
+            else None,
+            "with_decoder": self.vae_weight > 0,
+        }
+        built = model.architecture()
+        changed = []
+        for key, value in built.items():
+            if value == wanted[key]:
+                continue
+            # A branch exists when its loss weight is positive.
+            if key == "with_decoder":
+                has = "a decoder" if value else "no decoder"
+                changed.append(f"vae_weight (the networks have {has})")
+            elif None in (value, wanted[key]):
+                has = "no projection head" if value is None else "a projection head"
+                changed.append(f"contrastive_weight (the networks have {has})")
+            else:
+                changed.append(
+                    f"{key} (the networks have {value!r}, now {wanted[key]!r})"
+                )
+        if changed:
+            raise ValueError(
+                "partial_fit continues training the fitted networks, but these "
+                f"parameters no longer match them: {'; '.join(changed)}. Restore "
+                "them, or call fit to train new networks."
+            )
+
     def _build_model(self, table_encoder, init_seed, hidden_layer_sizes):
         """Fresh networks for the columns ``table_encoder`` produces.
 
@@ -794,6 +832,8 @@ class ContrastiveVAETransformer(
                 f"need in-batch negatives), got {X.shape[0]}."
             )
         hidden_layer_sizes = self._check_branches()
+        if fitted:
+            self._check_architecture(self.model_, hidden_layer_sizes)
         device = resolve_device(self.device)
         table_encoder = (
             self.table_encoder_

@@ -190,3 +190,20 @@ class ContrastiveVAE(nn.Module):
         self.projection = (
             ProjectionHead(n_components, projection_dim) if with_projection else None
         )
+
+    def architecture(self):
+        """The constructor arguments that shape the networks' parameters.
+
+        ``projection_dim`` is None without a projection head.
+        """
+        body = self.encoder.body
+        return {
+            "hidden_layer_sizes": [
+                m.out_features for m in body if isinstance(m, nn.Linear)
+            ],
+            "n_components": self.encoder.mean.out_features,
+            "projection_dim": (
+                None if self.projection is None else self.projection.net[0].out_features
+            ),
+            "with_decoder": self.decoder is not None,
+        }

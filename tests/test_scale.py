@@ -101,6 +101,35 @@ def test_partial_fit_keeps_first_encoding_and_validates_chunks():
         est.partial_fit(first.iloc[:1])
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"hidden_layer_sizes": (16,)},
+            r"hidden_layer_sizes \(the networks have \[32\]",
+        ),
+        ({"n_components": 3}, r"n_components \(the networks have 4, now 3\)"),
+        ({"projection_dim": 8}, r"projection_dim \(the networks have 64, now 8\)"),
+        ({"vae_weight": 0.0}, r"vae_weight \(the networks have a decoder\)"),
+        ({"contrastive_weight": 0.0}, r"contrastive_weight \(the networks have a proj"),
+    ],
+)
+def test_partial_fit_refuses_parameters_the_fitted_networks_cannot_follow(
+    change, message
+):
+    X, _ = _blobs(n=100)
+    est = ContrastiveVAETransformer(**SMALL).partial_fit(X)
+    est.set_params(**change)
+    with pytest.raises(ValueError, match=message):
+        est.partial_fit(X)
+    # Parameters that only change training are followed.
+    est.set_params(
+        **{k: getattr(ContrastiveVAETransformer(**SMALL), k) for k in change}
+    )
+    est.set_params(temperature=0.2, learning_rate=1e-3, batch_size=32)
+    assert est.partial_fit(X).n_iter_ == 2
+
+
 def test_partial_fit_after_fit_fine_tunes():
     X, _ = _blobs()
     est = ContrastiveVAETransformer(**SMALL, max_epochs=3).fit(X)
