@@ -166,6 +166,23 @@ def _seed_sequence(random_state):
     return check_random_state(random_state).randint(0, 2**31 - 1, size=3)
 
 
+def _as_table(X):
+    """Nested lists as an array, and string arrays as object arrays.
+
+    The categorical mask needs the number of columns before validation, so
+    lists become arrays first: ``object``, which keeps numbers numbers and
+    strings strings, as NumPy's own choice would turn every number of a row
+    with a string into text. String arrays become ``object`` too: numeric
+    text then converts, as in an object array, and other text is reported
+    as a column to mark categorical.
+    """
+    if isinstance(X, list | tuple):
+        return np.asarray(X, dtype=object)
+    if isinstance(X, np.ndarray) and X.dtype.kind in "US":
+        return X.astype(object)
+    return X
+
+
 def _is_other_dataframe(X):
     """Whether ``X`` is a non-pandas table (polars, pyarrow) that converts to one."""
     module = type(X).__module__.split(".")[0]
@@ -494,6 +511,7 @@ class ContrastiveVAETransformer(
             # turns categorical and string columns into dtypes the encoder
             # recognises as categorical.
             X = X.to_pandas()
+        X = _as_table(X)
         is_frame = isinstance(X, pd.DataFrame)
         if reset:
             n_features = (
@@ -535,11 +553,7 @@ class ContrastiveVAETransformer(
                     ensure_min_samples=2 if reset else 1,
                 )
             except ValueError as error:
-                # Strings in an object array, or a string array.
-                if not any(
-                    text in str(error)
-                    for text in ("could not convert", "bytes/strings")
-                ):
+                if "could not convert" not in str(error):
                     raise
                 raise ValueError(
                     f"X has non-numeric values ({error}). Mark the columns that "

@@ -496,6 +496,22 @@ def test_object_array_with_categorical_columns_marked():
         ContrastiveVAETransformer(categorical_features=[0], **FAST).fit(X)
 
 
+def test_lists_and_text_arrays_are_encoded_like_the_numbers_they_hold():
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    reference = ContrastiveVAETransformer(**FAST).fit(X).transform(X)
+    for same in (X.tolist(), X.astype(str)):
+        est = ContrastiveVAETransformer(**FAST).fit(same)
+        assert est.n_features_in_ == 4
+        np.testing.assert_array_equal(est.transform(same), reference)
+    # Rows mixing numbers and categories, as lists: numbers stay numbers.
+    rows = [[float(i), "ab"[i % 2]] for i in range(20)]
+    est = ContrastiveVAETransformer(categorical_features=[1], **FAST).fit(rows)
+    assert list(est.table_encoder_.categorical_index_) == [1]
+    assert est.table_encoder_.mean_[0] == pytest.approx(9.5)
+    with pytest.raises(ValueError, match="categorical_features"):
+        ContrastiveVAETransformer(**FAST).fit(rows)
+
+
 @pytest.mark.parametrize("library", ["polars", "pyarrow"])
 def test_polars_and_arrow_tables_are_encoded_like_pandas(library, mixed_frame):
     module = pytest.importorskip(library)
