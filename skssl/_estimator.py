@@ -634,32 +634,27 @@ class ContrastiveVAETransformer(
 
         ``partial_fit`` continues training the fitted networks; a parameter
         changed since (e.g. by ``set_params``) that would shape them
-        differently cannot be honoured.
+        differently cannot be honoured. A branch switched off (its weight set
+        to 0) is fine: its head gets no gradient (only the optimiser's weight
+        decay and remaining momentum move it). One switched on needs a head
+        the networks do not have.
         """
+        built = model.architecture()
         wanted = {
             "hidden_layer_sizes": list(hidden_layer_sizes),
             "n_components": self.n_components,
-            "projection_dim": self.projection_dim
-            if self.contrastive_weight > 0
-            else None,
-            "with_decoder": self.vae_weight > 0,
         }
-        built = model.architecture()
-        changed = []
-        for key, value in built.items():
-            if value == wanted[key]:
-                continue
-            # A branch exists when its loss weight is positive.
-            if key == "with_decoder":
-                has = "a decoder" if value else "no decoder"
-                changed.append(f"vae_weight (the networks have {has})")
-            elif None in (value, wanted[key]):
-                has = "no projection head" if value is None else "a projection head"
-                changed.append(f"contrastive_weight (the networks have {has})")
-            else:
-                changed.append(
-                    f"{key} (the networks have {value!r}, now {wanted[key]!r})"
-                )
+        if built["projection_dim"] is not None and self.contrastive_weight > 0:
+            wanted["projection_dim"] = self.projection_dim
+        changed = [
+            f"{key} (the networks have {built[key]!r}, now {value!r})"
+            for key, value in wanted.items()
+            if built[key] != value
+        ]
+        if self.contrastive_weight > 0 and built["projection_dim"] is None:
+            changed.append("contrastive_weight (the networks have no projection head)")
+        if self.vae_weight > 0 and not built["with_decoder"]:
+            changed.append("vae_weight (the networks have no decoder)")
         if changed:
             raise ValueError(
                 "partial_fit continues training the fitted networks, but these "

@@ -102,32 +102,57 @@ def test_partial_fit_keeps_first_encoding_and_validates_chunks():
 
 
 @pytest.mark.parametrize(
-    "change, message",
+    "fitted_with, change, message",
     [
         (
+            {},
             {"hidden_layer_sizes": (16,)},
             r"hidden_layer_sizes \(the networks have \[32\]",
         ),
-        ({"n_components": 3}, r"n_components \(the networks have 4, now 3\)"),
-        ({"projection_dim": 8}, r"projection_dim \(the networks have 64, now 8\)"),
-        ({"vae_weight": 0.0}, r"vae_weight \(the networks have a decoder\)"),
-        ({"contrastive_weight": 0.0}, r"contrastive_weight \(the networks have a proj"),
+        ({}, {"n_components": 3}, r"n_components \(the networks have 4, now 3\)"),
+        ({}, {"projection_dim": 8}, r"projection_dim \(the networks have 64, now 8\)"),
+        (
+            {"vae_weight": 0.0},
+            {"vae_weight": 1.0},
+            r"vae_weight \(the networks have no dec",
+        ),
+        (
+            {"contrastive_weight": 0.0},
+            {"contrastive_weight": 1.0},
+            r"contrastive_weight \(the networks have no projection head\)",
+        ),
     ],
 )
 def test_partial_fit_refuses_parameters_the_fitted_networks_cannot_follow(
-    change, message
+    fitted_with, change, message
 ):
     X, _ = _blobs(n=100)
-    est = ContrastiveVAETransformer(**SMALL).partial_fit(X)
+    est = ContrastiveVAETransformer(**SMALL, **fitted_with).partial_fit(X)
     est.set_params(**change)
     with pytest.raises(ValueError, match=message):
         est.partial_fit(X)
     # Parameters that only change training are followed.
     est.set_params(
-        **{k: getattr(ContrastiveVAETransformer(**SMALL), k) for k in change}
+        **{
+            k: getattr(ContrastiveVAETransformer(**SMALL, **fitted_with), k)
+            for k in change
+        }
     )
     est.set_params(temperature=0.2, learning_rate=1e-3, batch_size=32)
     assert est.partial_fit(X).n_iter_ == 2
+
+
+@pytest.mark.parametrize("branch", ["vae_weight", "contrastive_weight"])
+def test_partial_fit_fine_tunes_with_one_branch_switched_off(branch):
+    X, _ = _blobs(n=100)
+    est = ContrastiveVAETransformer(**SMALL, max_epochs=2).fit(X)
+    before = est.transform(X)
+    est.set_params(**{branch: 0.0})
+    if branch == "contrastive_weight":  # the idle head's width no longer matters
+        est.set_params(projection_dim=8)
+    est.partial_fit(X)
+    assert est.n_iter_ == 3 and np.isfinite(est.loss_curve_[-1])
+    assert not np.array_equal(est.transform(X), before)
 
 
 def test_partial_fit_after_fit_fine_tunes():
