@@ -166,6 +166,14 @@ def _seed_sequence(random_state):
     return check_random_state(random_state).randint(0, 2**31 - 1, size=3)
 
 
+def _pool_rows(max_device_rows):
+    """Rows of the augmentation's marginal pool: a quarter of the device's
+    row budget at most (``max_device_rows``, None for no limit)."""
+    if max_device_rows is None:
+        return _MARGINAL_POOL_ROWS
+    return max(1, min(_MARGINAL_POOL_ROWS, max_device_rows // 4))
+
+
 def _as_table(X):
     """Nested lists as an array, and string arrays as object arrays.
 
@@ -750,6 +758,7 @@ class ContrastiveVAETransformer(
             )
 
         max_device_rows = device_row_limit(encoded, device)
+        pool_rows = _pool_rows(max_device_rows)
 
         if validation_rows is None:  # all rows, without a copy on the CPU
             train_data = TrainingData.from_encoded(
@@ -760,12 +769,14 @@ class ContrastiveVAETransformer(
             train_data = TrainingData.from_encoded(
                 encoded.take(rows), device, max_device_rows=max_device_rows
             )
+            validation_limit = max_device_rows
             if isinstance(train_data, HostStreamedData):
-                # Streamed chunks take up to half the budget; the validation
-                # rows stay on the device only if they fit in the other half.
-                max_device_rows //= 2
+                # Streamed chunks take up to half the budget and the marginal
+                # pool a quarter; the validation rows stay on the device only
+                # if they fit in the last quarter.
+                validation_limit //= 4
             validation_data = TrainingData.from_encoded(
-                encoded.take(validation_rows), device, max_device_rows=max_device_rows
+                encoded.take(validation_rows), device, max_device_rows=validation_limit
             )
         # Freed once split or moved to a GPU: training holds its own copies.
         del encoded
@@ -775,7 +786,7 @@ class ContrastiveVAETransformer(
         config.batch_size = min(self.batch_size, train_data.n_samples)
         config.max_epochs = resolve_max_epochs(self.max_epochs, train_data.n_samples)
         generator = torch.Generator(device=device).manual_seed(train_seed)
-        pool = train_data.marginal_pool(_MARGINAL_POOL_ROWS, generator)
+        pool = train_data.marginal_pool(pool_rows, generator)
         monitor = _RepresentationMonitor(pool, config, split_seed)
         history = train(
             model,
@@ -880,12 +891,18 @@ class ContrastiveVAETransformer(
         model = self.model_.to(device)
         config = self._training_config()
         config.batch_size = min(self.batch_size, encoded.n_samples)
+        row_limit = device_row_limit(encoded, device)
+        pool_rows = _pool_rows(row_limit)
         data = TrainingData.from_encoded(
-            encoded, device, max_device_rows=device_row_limit(encoded, device)
+            encoded,
+            device,
+            max_device_rows=None
+            if row_limit is None
+            else max(1, row_limit - pool_rows),
         )
         pool = TrainingData.from_encoded(
-            state["reservoir"].update(encoded).table, device
-        )
+            state["reservoir"].update(encoded).table, device, max_device_rows=pool_rows
+        ).marginal_pool(pool_rows, generator)
         monitor = _RepresentationMonitor(pool, config, state["train_seed"])
         if self.monitor_representation:
             # The monitor appends to the history kept across calls (and

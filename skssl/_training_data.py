@@ -155,6 +155,8 @@ class HostStreamedData:
         if self.device.type == "cpu":  # a copy: buffers are refilled later
             parts = [part.clone() for part in parts]
         else:
+            # Asynchronous only where an event guards the buffer's reuse.
+            non_blocking = non_blocking and self.device.type == "cuda"
             parts = [part.to(self.device, non_blocking=non_blocking) for part in parts]
         return Batch(*parts, complete=self.complete)
 
@@ -220,7 +222,7 @@ class HostStreamedData:
 
     def marginal_pool(self, max_rows, generator):
         """A device-resident uniform sample of at most ``max_rows`` rows."""
-        n = min(max_rows, self.n_samples, self.max_device_rows)
+        n = min(max_rows, self.n_samples)
         perm = torch.randperm(
             self.n_samples, generator=generator, device=generator.device
         )

@@ -309,12 +309,12 @@ def test_cuda_streams_batches_from_pinned_host_memory(monkeypatch):
 @pytest.mark.parametrize(
     "row_limit, expected",
     [
-        (500, (HostStreamedData, TrainingData)),  # 60 validation rows <= 500 // 2
-        (100, (HostStreamedData, HostStreamedData)),  # 60 > 100 // 2
+        (500, (HostStreamedData, TrainingData)),  # 60 validation rows <= 500 // 4
+        (200, (HostStreamedData, HostStreamedData)),  # 60 > 200 // 4
         (600, (TrainingData, TrainingData)),
     ],
 )
-def test_validation_rows_share_the_device_budget_with_streamed_chunks(
+def test_validation_and_pool_share_the_device_budget_with_streamed_chunks(
     monkeypatch, row_limit, expected
 ):
     X, _ = _blobs()  # 540 training and 60 validation rows
@@ -324,16 +324,47 @@ def test_validation_rows_share_the_device_budget_with_streamed_chunks(
     seen = []
     real_train = estimator_module.train
 
-    def spy(model, train_data, validation_data, *args, **kwargs):
-        seen.append((type(train_data), type(validation_data)))
-        return real_train(model, train_data, validation_data, *args, **kwargs)
+    def spy(model, train_data, validation_data, *args, pool, **kwargs):
+        seen.append((type(train_data), type(validation_data), pool.n_samples))
+        return real_train(
+            model, train_data, validation_data, *args, pool=pool, **kwargs
+        )
 
     monkeypatch.setattr(estimator_module, "train", spy)
     est = ContrastiveVAETransformer(**SMALL, max_epochs=3, early_stopping=True)
     est.fit(X)
-    assert seen == [expected]
+    # Streamed: chunks of a quarter of the budget (two at a time), the pool a
+    # quarter, validation the last quarter. Resident: the data is the pool.
+    pool_rows = row_limit // 4 if expected[0] is HostStreamedData else 540
+    assert seen == [(*expected, pool_rows)]
     assert len(est.validation_loss_curve_) == 3
     assert np.isfinite(est.validation_loss_curve_).all()
+
+
+def test_partial_fit_keeps_chunk_and_pool_within_the_device_budget(monkeypatch):
+    X, _ = _blobs()
+    monkeypatch.setattr(
+        estimator_module, "device_row_limit", lambda encoded, device: 400
+    )
+    seen = []
+    real_from_encoded = TrainingData.from_encoded.__func__
+
+    def spy(cls, encoded, device, dtype=torch.float32, max_device_rows=None):
+        data = real_from_encoded(cls, encoded, device, dtype, max_device_rows)
+        seen.append((encoded.n_samples, max_device_rows, type(data)))
+        return data
+
+    monkeypatch.setattr(TrainingData, "from_encoded", classmethod(spy))
+    est = ContrastiveVAETransformer(**SMALL)
+    est.partial_fit(X[:300]).partial_fit(X[300:])
+    # The pool is a quarter (100 rows) of the budget, the chunk the rest.
+    assert seen == [
+        (300, 300, TrainingData),
+        (300, 100, HostStreamedData),  # the reservoir: more rows than the pool
+        (300, 300, TrainingData),
+        (600, 100, HostStreamedData),
+    ]
+    assert est.n_iter_ == 2
 
 
 def test_transform_in_chunks_matches_one_pass(monkeypatch):
