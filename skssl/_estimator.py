@@ -883,10 +883,18 @@ class ContrastiveVAETransformer(
                     setattr(self, name, [])
                 self.fit_time_ = 0.0
         generator = torch.Generator(device=device)
-        if state["generator"] is not None and state["generator"][0] == str(device):
+        if state["generator"] is None:
+            generator.manual_seed(state["train_seed"])
+        elif state["generator"][0] == str(device):
             generator.set_state(state["generator"][1])
         else:
-            generator.manual_seed(state["train_seed"])
+            # Another device's generator state cannot be loaded: a new stream,
+            # seeded by the epochs so far so that it does not replay the
+            # first call's draws.
+            sequence = np.random.SeedSequence(
+                [state["train_seed"], len(self.loss_curve_)]
+            )
+            generator.manual_seed(int(sequence.generate_state(1)[0]))
 
         model = self.model_.to(device)
         config = self._training_config()

@@ -81,6 +81,25 @@ def test_partial_fit_is_reproducible_and_resumes_after_pickling():
     assert not np.allclose(b.transform(X), c.transform(X))
 
 
+def _second_call_with_generator_state(X, generator_state):
+    est = ContrastiveVAETransformer(**SMALL).partial_fit(X)
+    est._partial_fit_state["generator"] = generator_state
+    return est.partial_fit(X).transform(X)
+
+
+def test_partial_fit_on_another_device_does_not_replay_the_first_draws():
+    X, _ = _blobs()
+    # As if the first call had run on a GPU: its generator state cannot be
+    # loaded into the CPU's generator, so the second call needs a new stream.
+    moved = _second_call_with_generator_state(X, ("cuda:0", None))
+    np.testing.assert_array_equal(
+        moved, _second_call_with_generator_state(X, ("cuda:0", None))
+    )
+    # Not the first call's stream again (what a reset to the seed replays).
+    replayed = _second_call_with_generator_state(X, None)
+    assert not np.allclose(moved, replayed)
+
+
 def test_partial_fit_keeps_first_encoding_and_validates_chunks():
     rng = np.random.default_rng(0)
     first = pd.DataFrame(
