@@ -55,10 +55,11 @@ def corrupt(batch, pool, corruption_rate, noise_scale, generator):
     if k > 0:
         # The k smallest of M uniform scores per row give a uniformly random
         # subset of exactly k columns; only those k entries are gathered from
-        # the pool and written, not all M. The scores are 24-bit integers, as
-        # many distinct values as torch.rand's float32 (so the same subsets
-        # and the same rare ties), but integer topk is about a quarter faster
-        # on CPU, where its branches on random data dominate.
+        # the pool and written, not all M. The scores are 24-bit integers:
+        # torch.rand's float32 keeps the same 24 bits of each draw (on the
+        # CPU the very same draws, so the same subsets), but integer topk is
+        # about a quarter faster there, where its branches on random data
+        # dominate.
         scores = torch.randint(
             SCORE_LEVELS,
             (n_rows, n_columns),
