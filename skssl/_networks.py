@@ -100,11 +100,22 @@ class GaussianEncoder(nn.Module):
                 x, start = block, start + layer.out_features
         return out
 
-    def from_features(self, features):
-        """Posterior parameters from the input layer's output (for mixup)."""
+    def from_features(self, features, log_var_rows=slice(None)):
+        """Posterior parameters from the input layer's output.
+
+        The log-variance is computed for ``log_var_rows`` only (None: for no
+        row, and None is returned for it): training passes its views and clean
+        rows through the encoder together, and only the clean rows'
+        log-variance is used. Computing the rest would cost a forward and,
+        through the zero gradients of its rows, a backward matrix product of
+        that layer for nothing.
+        """
         hidden = self.body(features)
+        if log_var_rows is None:
+            return self.mean(hidden), None
         # Clamping keeps exp(log_var) finite in float32 early in training.
-        return self.mean(hidden), self.log_var(hidden).clamp(-12.0, 12.0)
+        log_var = self.log_var(hidden[log_var_rows]).clamp(-12.0, 12.0)
+        return self.mean(hidden), log_var
 
 
 class Decoder(nn.Module):

@@ -199,12 +199,15 @@ def _batch_losses(model, batch, pool, config, generator):
     if config.vae_weight > 0:
         inputs.append(batch)
     stacked = _concat(inputs) if len(inputs) > 1 else inputs[0]
-    mean, log_var = model.encoder(
+    features = model.encoder.input_layer(
         stacked.numeric, stacked.observed, stacked.categorical
     )
+    # The log-variance only of the clean rows, the VAE's (the last n).
+    clean_rows = slice(-n, None) if config.vae_weight > 0 else None
+    mean, log_var = model.encoder.from_features(features, log_var_rows=clean_rows)
     # No-op in float32; under autocast the reparametrisation and its noise
     # stay in float32.
-    mean, log_var = mean.float(), log_var.float()
+    mean = mean.float()
 
     if config.contrastive_weight > 0:
         projected = model.projection(mean[: 2 * n])
@@ -215,7 +218,7 @@ def _batch_losses(model, batch, pool, config, generator):
             )
         total = total + config.contrastive_weight * contrastive
     if config.vae_weight > 0:
-        mean, log_var = mean[-n:], log_var[-n:]
+        mean, log_var = mean[-n:], log_var.float()
         noise = torch.randn(
             mean.shape, generator=generator, device=device, dtype=mean.dtype
         )
