@@ -79,7 +79,9 @@ class _RepresentationMonitor:
 
     @torch.no_grad()
     def embed(self, model, batch):
-        return model.encoder(batch.numeric, batch.observed, batch.categorical)[0]
+        return model.encoder.posterior_mean(
+            batch.numeric, batch.observed, batch.categorical
+        )
 
     def __call__(self, model):
         clean = self.embed(model, self.clean)
@@ -1019,7 +1021,7 @@ class ContrastiveVAETransformer(
         if self.representation == "latent":
 
             def posterior_mean(model, numeric, observed, categorical):
-                return model.encoder(numeric, observed, categorical)[0]
+                return model.encoder.posterior_mean(numeric, observed, categorical)
 
             return self._map_rows(X, posterior_mean, width=width)
 

@@ -72,6 +72,11 @@ class GaussianEncoder(nn.Module):
     def forward(self, numeric, observed, categorical):
         return self.from_features(self.input_layer(numeric, observed, categorical))
 
+    def posterior_mean(self, numeric, observed, categorical):
+        """The posterior mean alone (the log-variance is not computed)."""
+        features = self.input_layer(numeric, observed, categorical)
+        return self.from_features(features, log_var_rows=None)[0]
+
     @property
     def hidden_width(self):
         """Columns of :meth:`hidden_activations`: the hidden layers' widths, summed."""

@@ -155,7 +155,7 @@ def _momentum_mixup_loss(model, view1, view2, keys, config, generator):
     # theta = max(l, 1 - l) with l uniform: each query keeps most of itself.
     theta = torch.maximum(draw, 1.0 - draw)
     mixed, perm = losses.mix_with_permuted_keys(q, k, theta, generator=generator)
-    queries = model.projection(model.encoder.from_features(mixed)[0])
+    queries = model.projection(model.encoder.from_features(mixed, log_var_rows=None)[0])
     targets = losses.mixup_targets(theta, perm)
     return losses.soft_target_info_nce(
         queries, keys.detach(), targets, config.temperature

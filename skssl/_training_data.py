@@ -136,6 +136,7 @@ class HostStreamedData:
         self.observed = torch.as_tensor(encoded.observed)
         self.categorical = torch.as_tensor(encoded.categorical)
         self.complete = bool(encoded.observed.all())
+        self._row_bytes = bytes_per_row(encoded, dtype)
         self._buffers = None  # two sets of host buffers, made on first use
 
     @property
@@ -161,8 +162,9 @@ class HostStreamedData:
         return Batch(*parts, complete=self.complete)
 
     def rows_per_chunk(self, batch_size):
-        row_bytes = sum(part[:1].numel() * part.element_size() for part in self._parts)
-        limit = min(self.max_device_rows // 4, STREAM_CHUNK_BYTES // max(1, row_bytes))
+        limit = min(
+            self.max_device_rows // 4, STREAM_CHUNK_BYTES // max(1, self._row_bytes)
+        )
         return max(batch_size, limit)
 
     def epoch_batches(self, batch_size, generator):

@@ -168,7 +168,7 @@ def count_flops(fn):
 
     PyTorch's counter knows ``addmm`` but not its in-place form, which the
     blocked InfoNCE uses for two of its three products (its gradient): left
-    out, they were half the loss's FLOPs missing from the count.
+    out, two thirds of the loss's FLOPs were missing from the count.
     """
     counter = FlopCounterMode(
         display=False, custom_mapping={torch.ops.aten.addmm_: _addmm_flops}
