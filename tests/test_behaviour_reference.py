@@ -1,0 +1,150 @@
+"""Outputs of a set of fits, bit for bit, against a reference recorded on CPU.
+
+The reference (``data/behaviour_reference.npz``) was recorded before the
+training code was restructured; a change meant to keep behaviour must keep
+every array identical. Re-record only for a deliberate change of behaviour::
+
+    python tests/test_behaviour_reference.py --record
+"""
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skssl import ContrastiveVAETransformer
+
+REFERENCE = Path(__file__).parent / "data" / "behaviour_reference.npz"
+
+TINY = {
+    "hidden_layer_sizes": (16, 8),
+    "n_components": 4,
+    "projection_dim": 8,
+    "batch_size": 32,
+    "max_epochs": 3,
+    "device": "cpu",
+    "random_state": 0,
+}
+
+# name: estimator parameters over TINY.
+FIT_CASES = {
+    "infonce": {},
+    "balanced": {"contrastive_loss": "balanced", "repulsion_weight": 0.8},
+    "renyi": {"contrastive_loss": "renyi", "renyi_alpha": 2.0},
+    "self_labeling": {"self_labeling": 0.5},
+    "momentum_mixup": {"momentum_mixup": 1.0, "monitor_representation": True},
+    "no_vae": {"vae_weight": 0.0},
+    "no_contrastive": {"contrastive_weight": 0.0},
+    "early_stopping": {"early_stopping": True, "max_epochs": 6, "n_iter_no_change": 2},
+    "sgd": {"optimizer": "sgd"},
+    "adam_no_augmentation": {"optimizer": "adam", "corruption_rate": 0.0},
+    "mixed_precision": {"mixed_precision": True},
+}
+
+CURVES = (
+    "loss_curve_",
+    "contrastive_loss_curve_",
+    "reconstruction_loss_curve_",
+    "kl_loss_curve_",
+    "validation_loss_curve_",
+)
+
+
+def mixed_table(n=150, seed=0):
+    """Numeric (with NaN), category, object (with None) and bool columns."""
+    rng = np.random.RandomState(seed)
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n),
+            "income": rng.lognormal(10, 1, n),
+            "city": pd.Categorical(rng.choice(["paris", "lyon", "nice"], n)),
+            "plan": rng.choice(["basic", "pro", "team"], n).astype(object),
+            "active": rng.rand(n) > 0.5,
+        }
+    )
+    frame.loc[rng.rand(n) < 0.1, "age"] = np.nan
+    frame.loc[rng.rand(n) < 0.1, "plan"] = None
+    return frame
+
+
+def _record_fitted(outputs, name, ssl, X):
+    for curve in CURVES:
+        outputs[f"{name}/{curve}"] = np.asarray(getattr(ssl, curve), dtype=float)
+    outputs[f"{name}/n_iter_"] = np.asarray(ssl.n_iter_)
+    outputs[f"{name}/hidden"] = ssl.set_params(representation="hidden").transform(X)
+    latent = ssl.set_params(representation="latent").transform(X)
+    outputs[f"{name}/latent"] = latent
+    if ssl.vae_weight > 0:
+        outputs[f"{name}/score_samples"] = ssl.score_samples(X)
+        decoded = ssl.inverse_transform(latent[:10])
+        outputs[f"{name}/inverse_numeric"] = decoded[["age", "income"]].to_numpy()
+        outputs[f"{name}/inverse_codes"] = (
+            decoded[["city", "plan"]].astype(str).to_numpy().astype("U")
+        )
+    if getattr(ssl, "representation_history_", None):
+        for key, values in ssl.representation_history_.items():
+            outputs[f"{name}/history_{key}"] = np.asarray(values, dtype=float)
+
+
+def compute_outputs():
+    """Every recorded array, keyed ``case/quantity``."""
+    X = mixed_table()
+    outputs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, params in FIT_CASES.items():
+            ssl = ContrastiveVAETransformer(**{**TINY, **params}).fit(X)
+            _record_fitted(outputs, name, ssl, X)
+
+        # partial_fit from scratch over three chunks, with two epochs a call.
+        ssl = ContrastiveVAETransformer(**TINY, partial_fit_epochs=2)
+        for chunk in np.array_split(np.arange(len(X)), 3):
+            ssl.partial_fit(X.iloc[chunk])
+        _record_fitted(outputs, "partial_fit", ssl, X)
+
+        # fit, then fine-tune with partial_fit (contrastive branch only).
+        ssl = ContrastiveVAETransformer(**{**TINY, "self_labeling": 0.5}).fit(X)
+        ssl.set_params(vae_weight=0.0).partial_fit(X.iloc[:60])
+        ssl.partial_fit(X.iloc[60:])
+        _record_fitted(outputs, "fit_then_partial_fit", ssl, X)
+
+        # A numeric array with NaN, and an early-stopped partial_fit chain.
+        rng = np.random.RandomState(1)
+        A = rng.normal(size=(90, 6))
+        A[rng.rand(*A.shape) < 0.05] = np.nan
+        ssl = ContrastiveVAETransformer(**{**TINY, "early_stopping": True}).fit(A)
+        outputs["array/hidden"] = ssl.transform(A)
+        outputs["array/loss_curve_"] = np.asarray(ssl.loss_curve_)
+        outputs["array/validation_loss_curve_"] = np.asarray(ssl.validation_loss_curve_)
+        ssl.partial_fit(A[:45])
+        outputs["array/after_partial_fit"] = ssl.transform(A)
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def outputs():
+    return compute_outputs()
+
+
+def test_outputs_are_bit_identical_to_the_reference(outputs):
+    with np.load(REFERENCE) as reference:
+        recorded = dict(reference)
+    assert sorted(outputs) == sorted(recorded)
+    different = [
+        key
+        for key in recorded
+        if outputs[key].shape != recorded[key].shape
+        or not np.array_equal(
+            outputs[key], recorded[key], equal_nan=recorded[key].dtype.kind == "f"
+        )
+    ]
+    assert not different, f"outputs changed: {different}"
+
+
+if __name__ == "__main__":
+    if "--record" in sys.argv:
+        np.savez_compressed(REFERENCE, **compute_outputs())
+        print(f"recorded {REFERENCE}")
