@@ -1,7 +1,8 @@
 """skssl: self-supervised representation learning for tabular data."""
 
 from . import losses, metrics
-from ._estimator import ContrastiveVAETransformer, RepresentationCollapseWarning
+from ._diagnostics import RepresentationCollapseWarning
+from ._estimator import ContrastiveVAETransformer
 
 __version__ = "0.1.0"
 

@@ -5,6 +5,8 @@ import math
 import torch
 from torch import nn
 
+from ._encoding import MISSING_CODE
+
 
 def embedding_dim_for(cardinalities):
     """Width of the categorical embeddings (fast.ai's rule of thumb, capped at 16).
@@ -144,7 +146,7 @@ class Decoder(nn.Module):
         if self.n_categorical:
             slots = torch.arange(self.max_cardinality)
             invalid = slots[None, :] >= torch.as_tensor(cardinalities)[:, None]
-            invalid[:, 0] = True  # code 0 is "missing": never predicted
+            invalid[:, MISSING_CODE] = True  # never predicted
             self.register_buffer("invalid_logits", invalid)
 
     def forward(self, z):

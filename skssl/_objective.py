@@ -1,4 +1,19 @@
-"""The training objective: loss terms, the contrastive variants, the ELBO."""
+"""The training objective: loss terms, the contrastive variants, the ELBO.
+
+``contrastive_weight * L_contrastive + vae_weight * L_VAE`` (arXiv 2504.04032),
+with SCARF views (arXiv 2106.15147). :class:`Objective` holds the settings
+that define it, and :meth:`Objective.batch_losses` evaluates it on a
+minibatch.
+"""
+
+import functools
+from dataclasses import dataclass
+
+import torch
+
+from . import losses
+from ._augment import corrupt
+from ._training_data import Batch
 
 # The loss terms training records per epoch, in the order the objective
 # returns them: the weighted total, then each branch's term. Curves, fitted
@@ -13,3 +28,211 @@ def curve_attribute(term):
     ['loss_curve_', 'kl_loss_curve_', 'validation_loss_curve_']
     """
     return "loss_curve_" if term == "loss" else f"{term}_loss_curve_"
+
+
+def _info_nce(z1, z2, temperature, refinement):
+    if refinement > 0:
+        return losses.self_labeling_info_nce(z1, z2, temperature, refinement=refinement)
+    return losses.info_nce(z1, z2, temperature)
+
+
+# contrastive_loss -> (loss(z1, z2, temperature, **keywords), the estimator
+# parameters it reads, each with the loss's keyword for it). A parameter that
+# another variant reads, set away from its default, means nothing here.
+CONTRASTIVE_VARIANTS = {
+    "infonce": (_info_nce, {"self_labeling": "refinement"}),
+    "balanced": (
+        losses.balanced_info_nce,
+        {
+            "attraction_weight": "attraction_weight",
+            "repulsion_weight": "repulsion_weight",
+        },
+    ),
+    "renyi": (losses.renyi_contrastive, {"renyi_alpha": "alpha"}),
+}
+
+
+def contrastive_objective(params, defaults):
+    """The contrastive loss ``f(z1, z2, temperature)`` that ``params`` select.
+
+    Parameters
+    ----------
+    params, defaults : mapping
+        Estimator parameters, and their default values.
+
+    Raises
+    ------
+    ValueError
+        If a parameter of another variant is set away from its default: e.g.
+        ``self_labeling`` with ``contrastive_loss="balanced"``.
+    """
+    name = params["contrastive_loss"]
+    loss, reads = CONTRASTIVE_VARIANTS[name]
+    for other, (_, other_reads) in CONTRASTIVE_VARIANTS.items():
+        for parameter in other_reads.keys() - reads.keys():
+            if params[parameter] != defaults[parameter]:
+                raise ValueError(
+                    f"{parameter}={params[parameter]!r} has no effect with "
+                    f"contrastive_loss={name!r}: it applies to "
+                    f"contrastive_loss={other!r}. Set contrastive_loss={other!r} "
+                    f"or leave {parameter} at {defaults[parameter]!r}."
+                )
+    return functools.partial(
+        loss, **{keyword: params[parameter] for parameter, keyword in reads.items()}
+    )
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The weighted self-supervised loss, and the augmentation it trains on."""
+
+    contrastive_weight: float
+    vae_weight: float
+    kl_weight: float
+    temperature: float
+    contrastive: object  # f(z1, z2, temperature), see contrastive_objective
+    momentum_mixup: float
+    corruption_rate: float
+    noise_scale: float
+    mixed_precision: bool
+
+    @classmethod
+    def from_params(cls, params, defaults):
+        """The objective of estimator parameters ``params`` (see above)."""
+        return cls(
+            contrastive_weight=params["contrastive_weight"],
+            vae_weight=params["vae_weight"],
+            kl_weight=params["kl_weight"],
+            temperature=params["temperature"],
+            contrastive=contrastive_objective(params, defaults),
+            momentum_mixup=params["momentum_mixup"],
+            corruption_rate=params["corruption_rate"],
+            noise_scale=params["noise_scale"],
+            mixed_precision=params["mixed_precision"],
+        )
+
+    def augment(self, batch, pool, generator):
+        """A SCARF view of ``batch``, drawing replacements from ``pool``'s rows."""
+        return corrupt(batch, pool, self.corruption_rate, self.noise_scale, generator)
+
+    def vae_loss(self, reconstruction, kl, batch):
+        """The VAE term: the negative ELBO per input column of ``batch``.
+
+        Normalised per input column so that ``vae_weight`` means the same
+        thing on narrow and wide tables.
+        """
+        n_columns = batch.numeric.shape[1] + batch.categorical.shape[1]
+        return (reconstruction + self.kl_weight * kl) / n_columns
+
+    def batch_losses(self, model, batch, pool, generator):
+        """Loss terms for one minibatch, in the order of :data:`LOSS_TERMS`.
+
+        Returns a tensor ``[total, contrastive, reconstruction, kl]`` where
+        the reconstruction and KL entries are per-sample means (nats).
+        Branches whose weight is 0 are skipped entirely and report 0. With
+        ``mixed_precision`` the networks' matrix products run in bfloat16
+        under autocast; the loss functions compute in float32 (see
+        :mod:`skssl.losses`).
+        """
+        with torch.autocast(
+            batch.numeric.device.type,
+            dtype=torch.bfloat16,
+            enabled=self.mixed_precision,
+        ):
+            return self._batch_losses(model, batch, pool, generator)
+
+    def _batch_losses(self, model, batch, pool, generator):
+        device = batch.numeric.device
+        zero = torch.zeros((), device=device, dtype=batch.numeric.dtype)
+        contrastive = reconstruction = kl = zero
+        total = zero
+        n = batch.n_samples
+
+        # The two views and the clean rows go through the encoder in one
+        # call: one large matrix product is faster than three small ones.
+        inputs = []
+        if self.contrastive_weight > 0:
+            inputs += [
+                self.augment(batch, pool, generator),
+                self.augment(batch, pool, generator),
+            ]
+            views = list(inputs)
+        if self.vae_weight > 0:
+            inputs.append(batch)
+        stacked = _concat(inputs) if len(inputs) > 1 else inputs[0]
+        features = model.encoder.input_layer(
+            stacked.numeric, stacked.observed, stacked.categorical
+        )
+        # The log-variance only of the clean rows, the VAE's (the last n).
+        clean_rows = slice(-n, None) if self.vae_weight > 0 else None
+        mean, log_var = model.encoder.from_features(features, log_var_rows=clean_rows)
+        # No-op in float32; under autocast the reparametrisation and its noise
+        # stay in float32.
+        mean = mean.float()
+
+        if self.contrastive_weight > 0:
+            projected = model.projection(mean[: 2 * n])
+            contrastive = self.contrastive(
+                projected[:n], projected[n : 2 * n], self.temperature
+            )
+            if self.momentum_mixup > 0:
+                contrastive = contrastive + self.momentum_mixup * (
+                    self._momentum_mixup_loss(
+                        model, *views, projected[n : 2 * n], generator
+                    )
+                )
+            total = total + self.contrastive_weight * contrastive
+        if self.vae_weight > 0:
+            mean, log_var = mean[-n:], log_var.float()
+            noise = torch.randn(
+                mean.shape, generator=generator, device=device, dtype=mean.dtype
+            )
+            z = mean + (0.5 * log_var).exp() * noise
+            numeric_mean, logits = model.decoder(z)
+            reconstruction = losses.reconstruction_nll(
+                numeric_mean, logits, batch.numeric, batch.observed, batch.categorical
+            ).mean()
+            kl = losses.gaussian_kl(mean, log_var).mean()
+            total = total + self.vae_weight * self.vae_loss(reconstruction, kl, batch)
+        return torch.stack([total, contrastive, reconstruction, kl])
+
+    def _momentum_mixup_loss(self, model, view1, view2, keys, generator):
+        """Momentum mixup (arXiv 2106.14749): mixed queries against detached keys.
+
+        Rows are mixed after the input layer, where categorical codes have
+        become embeddings and can be interpolated.
+        """
+        n = view1.n_samples
+        layer = model.encoder.input_layer
+        q = layer(view1.numeric, view1.observed, view1.categorical)
+        k = layer(view2.numeric, view2.observed, view2.categorical)
+        draw = torch.rand(n, generator=generator, device=q.device, dtype=q.dtype)
+        # theta = max(l, 1 - l) with l uniform: each query keeps most of itself.
+        theta = torch.maximum(draw, 1.0 - draw)
+        mixed, perm = losses.mix_with_permuted_keys(q, k, theta, generator=generator)
+        queries = model.projection(
+            model.encoder.from_features(mixed, log_var_rows=None)[0]
+        )
+        targets = losses.mixup_targets(theta, perm)
+        return losses.soft_target_info_nce(
+            queries, keys.detach(), targets, self.temperature
+        )
+
+
+def elbo(model, numeric, observed, categorical):
+    """Per-row ELBO at the posterior mean, with KL weight 1 (``score_samples``)."""
+    mean, log_var = model.encoder(numeric, observed, categorical)
+    numeric_mean, logits = model.decoder(mean)
+    nll = losses.reconstruction_nll(
+        numeric_mean, logits, numeric, observed, categorical
+    )
+    return -nll - losses.gaussian_kl(mean, log_var)
+
+
+def _concat(batches):
+    return Batch(
+        numeric=torch.cat([b.numeric for b in batches]),
+        observed=torch.cat([b.observed for b in batches]),
+        categorical=torch.cat([b.categorical for b in batches]),
+        complete=all(b.complete for b in batches),
+    )

@@ -84,10 +84,20 @@ class TrainingData(Batch):
     """A whole encoded table moved to the device once."""
 
     @classmethod
-    def from_encoded(cls, encoded, device, dtype=torch.float32, max_device_rows=None):
-        """Device-resident data, or host-streamed when over ``max_device_rows``."""
+    def from_encoded(
+        cls,
+        encoded,
+        device,
+        dtype=torch.float32,
+        max_device_rows=None,
+        chunk_bytes=STREAM_CHUNK_BYTES,
+    ):
+        """Device-resident data, or host-streamed when over ``max_device_rows``
+        (in chunks of at most ``chunk_bytes``)."""
         if max_device_rows is not None and encoded.n_samples > max_device_rows:
-            return HostStreamedData(encoded, device, dtype, max_device_rows)
+            return HostStreamedData(
+                encoded, device, dtype, max_device_rows, chunk_bytes=chunk_bytes
+            )
         return cls(
             numeric=torch.as_tensor(encoded.numeric, dtype=dtype).to(device),
             observed=torch.as_tensor(encoded.observed).to(device),
@@ -118,7 +128,7 @@ class HostStreamedData:
     resident data; consecutive minibatches are then grouped into chunks,
     copied to the device a chunk at a time, and cut back into minibatches
     there. A chunk holds at most a quarter of ``max_device_rows`` (and at most
-    :data:`STREAM_CHUNK_BYTES`), because two chunks can be alive on the
+    ``chunk_bytes``), because two chunks can be alive on the
     device at once: the one whose last minibatch is still being trained on
     and the next.
 
@@ -129,9 +139,12 @@ class HostStreamedData:
     copy, two chunks back, might still be running.
     """
 
-    def __init__(self, encoded, device, dtype, max_device_rows):
+    def __init__(
+        self, encoded, device, dtype, max_device_rows, chunk_bytes=STREAM_CHUNK_BYTES
+    ):
         self.device = torch.device(device)
         self.max_device_rows = max(1, int(max_device_rows))
+        self.chunk_bytes = chunk_bytes
         self.numeric = torch.as_tensor(encoded.numeric, dtype=dtype)
         self.observed = torch.as_tensor(encoded.observed)
         self.categorical = torch.as_tensor(encoded.categorical)
@@ -163,7 +176,7 @@ class HostStreamedData:
 
     def rows_per_chunk(self, batch_size):
         limit = min(
-            self.max_device_rows // 4, STREAM_CHUNK_BYTES // max(1, self._row_bytes)
+            self.max_device_rows // 4, self.chunk_bytes // max(1, self._row_bytes)
         )
         return max(batch_size, limit)
 

@@ -14,6 +14,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ._encoding import MISSING_CODE
+
 _HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
@@ -169,7 +171,7 @@ def gaussian_nll(mean, target, observed):
 
 
 @_in_full_precision
-def categorical_nll(logits, codes, ignore_code=0):
+def categorical_nll(logits, codes, ignore_code=MISSING_CODE):
     """Per-sample cross-entropy summed over categorical columns.
 
     Parameters

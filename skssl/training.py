@@ -1,12 +1,652 @@
 """The training session behind the estimators, for custom loops and benchmarks.
 
-:class:`~skssl.ContrastiveVAETransformer` is a thin scikit-learn face over one
-:class:`TrainingSession`: ``fit`` starts a session and runs its epoch loop,
-``partial_fit`` resumes it. The speed benchmark drives the same session step
-by step.
+:class:`~skssl.ContrastiveVAETransformer` is a thin scikit-learn face over a
+:class:`TrainingSession`: ``fit`` runs :meth:`TrainingSession.fit`, which
+starts a new :class:`TrainingState`; ``partial_fit`` runs
+:meth:`TrainingSession.partial_fit`, which continues one. Both go through the
+same epoch loop (:meth:`TrainingRun.epochs`), as does the speed benchmark,
+step by step (:meth:`TrainingRun.train_steps`).
+
+A session reads the estimator's parameters (``get_params()``) and its
+defaults; it holds no state of its own between calls. Everything a later
+``partial_fit`` resumes from is in the :class:`TrainingState` it returns,
+which the estimator keeps and pickles with the model.
 """
 
-from ._devices import resolve_device
-from ._objective import LOSS_TERMS, curve_attribute
+import inspect
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import islice
+from numbers import Integral
 
-__all__ = ["LOSS_TERMS", "curve_attribute", "resolve_device"]
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+
+from ._devices import pool_rows, resolve_device
+from ._diagnostics import RepresentationMonitor, empty_representation_history
+from ._encoding import TabularEncoder
+from ._networks import ContrastiveVAE
+from ._objective import LOSS_TERMS, Objective, curve_attribute
+from ._optimizers import flat_optimizer, state_on_cpu
+from ._training_data import (
+    STREAM_CHUNK_BYTES,
+    HostStreamedData,
+    RowReservoir,
+    TrainingData,
+    device_row_limit,
+)
+from ._warnings import warn_at_caller
+
+__all__ = [
+    "LOSS_TERMS",
+    "CURVES",
+    "TrainingRun",
+    "TrainingSession",
+    "TrainingState",
+    "curve_attribute",
+    "resolve_device",
+]
+
+# The per-epoch curves a training state records: the loss terms, then the
+# validation loss (early stopping only).
+CURVES = (*LOSS_TERMS, "validation")
+
+
+@dataclass
+class StreamState:
+    """What ``partial_fit`` resumes: the random stream, moments and pool."""
+
+    train_seed: int
+    reservoir: RowReservoir
+    generator: tuple = None  # (device, torch generator state) after a call
+    optimizer: dict = None  # the optimiser's state_dict, in host memory
+
+
+@dataclass
+class TrainingState:
+    """Everything training produced, and everything needed to continue it.
+
+    The estimators' fitted attributes are read off this object; it is
+    pickled with them. ``stream`` is None after :meth:`TrainingSession.fit`
+    (a ``partial_fit`` after ``fit`` starts a new stream over the fitted
+    networks) and set by :meth:`TrainingSession.partial_fit`.
+    """
+
+    table_encoder: TabularEncoder
+    model: ContrastiveVAE  # on the CPU between calls
+    curves: dict = field(default_factory=lambda: {name: [] for name in CURVES})
+    fit_time: float = 0.0
+    max_epochs: int = None  # the budget fit resolved; None for partial_fit alone
+    device: str = "cpu"
+    effective_rank: float = float("nan")
+    representation_history: dict = None
+    stream: StreamState = None
+
+    @property
+    def n_epochs(self):
+        return len(self.curves["loss"])
+
+    @property
+    def best_loss(self):
+        """Best monitored loss: validation with early stopping, else training."""
+        return min(self.curves["validation"] or self.curves["loss"])
+
+
+# Rows seen in training under max_epochs="auto", and its bounds in epochs.
+AUTO_ROWS_SEEN = 500_000
+AUTO_EPOCH_RANGE = (10, 100)
+
+
+def resolve_max_epochs(max_epochs, n_train):
+    """The epoch budget for ``max_epochs`` (an int, or "auto") and ``n_train`` rows."""
+    if max_epochs != "auto":
+        return max_epochs
+    low, high = AUTO_EPOCH_RANGE
+    return int(np.clip(np.ceil(AUTO_ROWS_SEEN / n_train), low, high))
+
+
+def seed_sequence(random_state):
+    """Three integer seeds (networks, training stream, split or reservoir).
+
+    Drawn from ``random_state``, never from a global RNG.
+    """
+    if random_state is None:
+        # A fresh generator seeded by the OS: check_random_state(None) would
+        # draw from (and advance) NumPy's global RNG.
+        seeds = np.random.default_rng().integers(0, 2**31 - 1, size=3)
+    else:
+        seeds = check_random_state(random_state).randint(0, 2**31 - 1, size=3)
+    return tuple(int(s) for s in seeds)
+
+
+class _EarlyStopping:
+    """Stop after ``patience`` epochs without an improvement of ``tol``.
+
+    With ``keep_best``, the weights of the best epoch are kept (copied) so
+    that they can be restored at the end.
+    """
+
+    def __init__(self, tol, patience, keep_best):
+        self.tol, self.patience, self.keep_best = tol, patience, keep_best
+        self.best, self.best_state, self.stale = float("inf"), None, 0
+        self.converged = False
+
+    def update(self, monitored, model):
+        """Record an epoch's monitored loss; return True to stop."""
+        self.stale = 0 if monitored < self.best - self.tol else self.stale + 1
+        if monitored < self.best:
+            self.best = monitored
+            if self.keep_best:
+                self.best_state = {
+                    k: v.detach().clone() for k, v in model.state_dict().items()
+                }
+        self.converged = self.stale >= self.patience
+        return self.converged
+
+
+def _finite(value):
+    return value == value and abs(value) != float("inf")
+
+
+class TrainingRun:
+    """One call's training objects on the device, and the epoch loop over them.
+
+    Attributes
+    ----------
+    model : ContrastiveVAE
+        The networks, on ``device``.
+    data : TrainingData or HostStreamedData
+        The rows trained on.
+    pool : Batch
+        The rows whose column values the augmentation draws from.
+    validation : TrainingData, HostStreamedData or None
+        Held-out rows (early stopping).
+    objective : Objective
+    generator : torch.Generator
+        The random stream of minibatches, augmentation and reparametrisation.
+    batch_size : int
+    encoded : EncodedTable or None
+        The encoded table in host memory (set by :meth:`TrainingSession.start`).
+    """
+
+    def __init__(
+        self, session, model, data, pool, validation, generator, device, encoded=None
+    ):
+        self.session = session
+        self.encoded = encoded
+        self.model = model
+        self.data = data
+        self.pool = pool
+        self.validation = validation
+        self.generator = generator
+        self.device = device
+        self.objective = session.objective
+        self.batch_size = min(session.params["batch_size"], data.n_samples)
+
+    @contextmanager
+    def optimizer(self, state=None):
+        """The configured optimiser over the networks' flat parameters."""
+        params = self.session.params
+        with flat_optimizer(
+            self.model,
+            params["optimizer"],
+            params["learning_rate"],
+            params["weight_decay"],
+            state,
+        ) as optimizer:
+            yield optimizer
+
+    def train_step(self, batch, optimizer):
+        """One optimiser step on ``batch``; returns its detached loss terms."""
+        terms = self.objective.batch_losses(
+            self.model, batch, self.pool, self.generator
+        )
+        # The flat gradient buffer must stay: backward accumulates into its views.
+        optimizer.zero_grad(set_to_none=False)
+        terms[0].backward()
+        optimizer.step()
+        return terms.detach()
+
+    def _train_on(self, batches, optimizer):
+        """Sums of the loss terms over ``batches``, weighted by their rows."""
+        sums = torch.zeros(len(LOSS_TERMS), device=self.pool.numeric.device)
+        for batch in batches:
+            sums += self.train_step(batch, optimizer) * batch.n_samples
+        return sums
+
+    def train_steps(self, n_steps, optimizer):
+        """``n_steps`` optimiser steps, epochs following one another.
+
+        Returns the detached sums of the loss terms (no host synchronisation:
+        the benchmark reads them when it times a round).
+        """
+        self.model.train()
+        return self._train_on(islice(self._endless_batches(), n_steps), optimizer)
+
+    def _endless_batches(self):
+        while True:
+            yield from self.data.epoch_batches(self.batch_size, self.generator)
+
+    def train_epoch(self, optimizer, epoch):
+        """One pass over ``data``; returns the epoch's mean loss terms as floats.
+
+        Raises
+        ------
+        FloatingPointError
+            If a loss term is NaN or infinite.
+        """
+        self.model.train()
+        batches = self.data.epoch_batches(self.batch_size, self.generator)
+        sums = self._train_on(batches, optimizer)
+        values = (sums / self.data.n_samples).tolist()
+        # ^ the one host synchronisation per epoch
+        if not all(map(_finite, values)):
+            raise FloatingPointError(
+                f"Training diverged at epoch {epoch}: the loss became "
+                f"{values[0]} (terms {dict(zip(LOSS_TERMS, values))}). Lower "
+                "learning_rate, raise temperature, or check the input for "
+                "extreme values."
+            )
+        return values
+
+    @torch.no_grad()
+    def validation_loss(self, seed):
+        """Total loss on the held-out rows with a fixed augmentation seed.
+
+        Reusing the seed every epoch makes epochs comparable: the only thing
+        that changes is the model.
+        """
+        generator = torch.Generator(device=self.pool.numeric.device).manual_seed(seed)
+        sums = torch.zeros((), device=self.pool.numeric.device)
+        for batch in self.validation.ordered_batches(max(self.batch_size, 2)):
+            terms = self.objective.batch_losses(self.model, batch, self.pool, generator)
+            sums += terms[0] * batch.n_samples
+        return (sums / self.validation.n_samples).item()
+
+    def epochs(
+        self,
+        n_epochs,
+        curves,
+        stopping=None,
+        validation_seed=None,
+        monitor=None,
+        optimizer_state=None,
+    ):
+        """The epoch loop: train ``n_epochs`` epochs (fewer if ``stopping`` says).
+
+        Appends each epoch's loss terms (and validation loss, with
+        ``validation``) to ``curves``; runs ``monitor(model)`` after each
+        epoch. With ``stopping`` (an :class:`_EarlyStopping`), the best
+        weights are restored at the end when it kept them.
+
+        Returns
+        -------
+        optimizer_state : dict
+            The optimiser's ``state_dict`` at the end, in host memory.
+        """
+        verbose = self.session.params["verbose"]
+        first = len(curves["loss"]) + 1
+        with self.optimizer(optimizer_state) as optimizer:
+            for epoch in range(first, first + n_epochs):
+                values = self.train_epoch(optimizer, epoch)
+                for name, value in zip(LOSS_TERMS, values):
+                    curves[name].append(value)
+                monitored = values[0]
+                if self.validation is not None:
+                    self.model.eval()
+                    monitored = self.validation_loss(validation_seed)
+                    if not _finite(monitored):
+                        raise FloatingPointError(
+                            f"Validation loss became {monitored} at epoch {epoch}."
+                        )
+                    curves["validation"].append(monitored)
+                if monitor is not None:
+                    self.model.eval()
+                    monitor(self.model)
+                if verbose:
+                    message = f"Epoch {epoch}, loss = {values[0]:.6f}"
+                    if self.validation is not None:
+                        message += f", validation loss = {monitored:.6f}"
+                    print(message)
+                if stopping is not None and stopping.update(monitored, self.model):
+                    break
+            optimizer_state = state_on_cpu(optimizer.state_dict())
+        if stopping is not None and stopping.best_state is not None:
+            self.model.load_state_dict(stopping.best_state)
+        self.model.eval()
+        return optimizer_state
+
+
+class TrainingSession:
+    """Training for one estimator's parameters: ``fit`` and ``partial_fit``.
+
+    Parameters
+    ----------
+    params : dict
+        The estimator's parameters (``get_params(deep=False)``).
+    defaults : dict
+        Their default values (a parameter of another contrastive variant
+        than the chosen one must stay at its default).
+    device_rows : int, optional
+        Rows of training data that may live on the device at once; by
+        default measured from the device's free memory (no limit on the
+        CPU). A smaller budget streams data from host memory.
+    chunk_bytes : int, optional
+        Largest chunk of streamed rows.
+
+    Raises
+    ------
+    ValueError
+        For parameter combinations that mean nothing (both branches off, a
+        variant's parameter with another variant, bad ``hidden_layer_sizes``).
+    """
+
+    def __init__(
+        self, params, defaults, device_rows=None, chunk_bytes=STREAM_CHUNK_BYTES
+    ):
+        self.params = params
+        self.device_rows = device_rows
+        self.chunk_bytes = chunk_bytes
+        if params["contrastive_weight"] == 0 and params["vae_weight"] == 0:
+            raise ValueError(
+                "contrastive_weight and vae_weight are both 0: nothing to train. "
+                "Set at least one of them to a positive value."
+            )
+        self.hidden_layer_sizes = _hidden_layer_sizes(params["hidden_layer_sizes"])
+        self.objective = Objective.from_params(params, defaults)
+
+    @classmethod
+    def from_estimator(cls, estimator, **kwargs):
+        """The session of ``estimator``'s current parameters."""
+        signature = inspect.signature(type(estimator).__init__)
+        defaults = {
+            name: parameter.default
+            for name, parameter in signature.parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        return cls(estimator.get_params(deep=False), defaults, **kwargs)
+
+    # --------------------------------------------------------------- building
+    def build_model(self, table_encoder, init_seed):
+        """Fresh networks for the columns ``table_encoder`` produces."""
+        params = self.params
+        # Weight initialisation draws from torch's global RNG: fork it so the
+        # caller's RNG state is left untouched, and seed it for reproducibility.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed)
+            return ContrastiveVAE(
+                n_numeric=len(table_encoder.numeric_index_),
+                missing_indicator_index=table_encoder.missing_indicator_index_,
+                cardinalities=table_encoder.cardinalities_,
+                hidden_layer_sizes=self.hidden_layer_sizes,
+                n_components=params["n_components"],
+                projection_dim=params["projection_dim"],
+                with_decoder=params["vae_weight"] > 0,
+                with_projection=params["contrastive_weight"] > 0,
+            )
+
+    def check_architecture(self, model):
+        """Refuse parameters that need other networks than ``model``'s.
+
+        ``partial_fit`` continues training the fitted networks; a parameter
+        changed since (e.g. by ``set_params``) that would shape them
+        differently cannot be honoured. A branch switched off (its weight set
+        to 0) is fine: its head gets no gradient (only the optimiser's weight
+        decay and remaining momentum move it). One switched on needs a head
+        the networks do not have.
+        """
+        params = self.params
+        built = model.architecture()
+        wanted = {
+            "hidden_layer_sizes": list(self.hidden_layer_sizes),
+            "n_components": params["n_components"],
+        }
+        if built["projection_dim"] is not None and params["contrastive_weight"] > 0:
+            wanted["projection_dim"] = params["projection_dim"]
+        changed = [
+            f"{key} (the networks have {built[key]!r}, now {value!r})"
+            for key, value in wanted.items()
+            if built[key] != value
+        ]
+        if params["contrastive_weight"] > 0 and built["projection_dim"] is None:
+            changed.append("contrastive_weight (the networks have no projection head)")
+        if params["vae_weight"] > 0 and not built["with_decoder"]:
+            changed.append("vae_weight (the networks have no decoder)")
+        if changed:
+            raise ValueError(
+                "partial_fit continues training the fitted networks, but these "
+                f"parameters no longer match them: {'; '.join(changed)}. Restore "
+                "them, or call fit to train new networks."
+            )
+
+    def _row_limit(self, encoded, device):
+        if self.device_rows is not None:
+            return self.device_rows
+        return device_row_limit(encoded, device)
+
+    def _data(self, encoded, device, max_device_rows):
+        return TrainingData.from_encoded(
+            encoded,
+            device,
+            max_device_rows=max_device_rows,
+            chunk_bytes=self.chunk_bytes,
+        )
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X, categorical_mask):
+        """Train new networks on the validated table ``X``; a new state.
+
+        With ``early_stopping``, ``validation_fraction`` of the rows are held
+        out, training stops when their loss stops improving and the best
+        weights are restored; otherwise it stops when the training loss
+        stops improving, or after ``max_epochs``.
+        """
+        params = self.params
+        device = resolve_device(params["device"])
+        init_seed, train_seed, split_seed = seed_sequence(params["random_state"])
+        table_encoder = TabularEncoder(categorical_mask, params["max_categories"])
+        table_encoder.fit(X)
+        # Training runs in float32: encoding straight into it keeps fit's
+        # memory near one float32 copy of the table.
+        encoded = table_encoder.transform(X, dtype=np.float32)
+        train_rows, validation_rows = self._validation_split(
+            encoded.n_samples, split_seed
+        )
+        max_device_rows = self._row_limit(encoded, device)
+        n_pool = pool_rows(max_device_rows)
+        if validation_rows is None:  # all rows, without a copy on the CPU
+            data, validation = self._data(encoded, device, max_device_rows), None
+        else:
+            data = self._data(encoded.take(train_rows), device, max_device_rows)
+            validation_limit = max_device_rows
+            if isinstance(data, HostStreamedData):
+                # Streamed chunks take up to half the budget and the marginal
+                # pool a quarter; the validation rows stay on the device only
+                # if they fit in the last quarter.
+                validation_limit //= 4
+            validation = self._data(
+                encoded.take(validation_rows), device, validation_limit
+            )
+        # Freed once split or moved to a GPU: training holds its own copies.
+        del encoded
+        model = self.build_model(table_encoder, init_seed).to(device)
+        generator = torch.Generator(device=device).manual_seed(train_seed)
+        pool = data.marginal_pool(n_pool, generator)
+        run = TrainingRun(self, model, data, pool, validation, generator, device)
+        state = TrainingState(table_encoder, model, device=str(device))
+        state.max_epochs = resolve_max_epochs(params["max_epochs"], data.n_samples)
+        monitor = RepresentationMonitor(pool, self.objective, split_seed)
+        stopping = _EarlyStopping(
+            params["tol"], params["n_iter_no_change"], keep_best=validation is not None
+        )
+
+        start = time.perf_counter()
+        run.epochs(
+            state.max_epochs,
+            state.curves,
+            stopping=stopping,
+            validation_seed=split_seed,
+            monitor=monitor if params["monitor_representation"] else None,
+        )
+        if not stopping.converged:
+            warn_at_caller(
+                f"Training stopped after max_epochs={state.max_epochs} epochs "
+                f"before the {'training' if validation is None else 'validation'} "
+                f"loss stopped improving by tol={params['tol']} for "
+                f"{params['n_iter_no_change']} consecutive epochs. Consider "
+                "raising max_epochs.",
+                ConvergenceWarning,
+            )
+        state.fit_time = time.perf_counter() - start
+        if params["monitor_representation"]:
+            state.representation_history = monitor.history
+        return self._finish(state, model, monitor)
+
+    def _validation_split(self, n_samples, split_seed):
+        """Training and validation row indices (validation None without
+        early stopping)."""
+        params = self.params
+        rows = np.arange(n_samples)
+        if not params["early_stopping"]:
+            return rows, None
+        fraction = params["validation_fraction"]
+        n_validation = max(1, int(round(fraction * n_samples)))
+        if n_samples - n_validation < 2:
+            raise ValueError(
+                f"early_stopping with validation_fraction={fraction} leaves fewer "
+                f"than 2 training rows out of {n_samples}."
+            )
+        return train_test_split(rows, test_size=n_validation, random_state=split_seed)
+
+    def _finish(self, state, model, monitor):
+        """Check the final representation for collapse; the model to the CPU."""
+        report = monitor.collapse_report(model)
+        state.effective_rank = report["effective_rank"]
+        state.model = model.cpu()
+        return state
+
+    # ------------------------------------------------------------ partial_fit
+    def partial_fit(self, X, categorical_mask, state=None):
+        """Train ``partial_fit_epochs`` epochs on the chunk ``X``.
+
+        ``state`` is the state to continue (None for new networks); it is
+        updated in place and returned. The first call fixes the column
+        encoding from its chunk. The augmentation draws replacement values
+        from a reservoir sample of all chunks seen.
+        """
+        params = self.params
+        if X.shape[0] < 2:
+            raise ValueError(
+                f"partial_fit needs at least 2 rows per call (contrastive pairs "
+                f"need in-batch negatives), got {X.shape[0]}."
+            )
+        if state is not None:
+            self.check_architecture(state.model)
+        device = resolve_device(params["device"])
+        if state is None:
+            table_encoder = TabularEncoder(categorical_mask, params["max_categories"])
+            table_encoder.fit(X)
+        else:
+            table_encoder = state.table_encoder
+        encoded = table_encoder.transform(X, dtype=np.float32)
+
+        if state is None or state.stream is None:
+            init_seed, train_seed, reservoir_seed = seed_sequence(
+                params["random_state"]
+            )
+            if state is None:
+                model = self.build_model(table_encoder, init_seed)
+                state = TrainingState(table_encoder, model)
+            state.stream = StreamState(
+                train_seed,
+                RowReservoir(pool_rows(None), np.random.default_rng(reservoir_seed)),
+            )
+        stream = state.stream
+        generator = self._resumed_generator(stream, device, state.n_epochs)
+
+        model = state.model.to(device)
+        row_limit = self._row_limit(encoded, device)
+        n_pool = pool_rows(row_limit)
+        data = self._data(
+            encoded, device, None if row_limit is None else max(1, row_limit - n_pool)
+        )
+        reservoir = stream.reservoir.update(encoded).table
+        pool = self._data(reservoir, device, n_pool).marginal_pool(n_pool, generator)
+        run = TrainingRun(self, model, data, pool, None, generator, device)
+        monitor = None
+        if params["monitor_representation"]:
+            # The monitor appends to the history kept across calls (and
+            # started here if an earlier fit or call did not monitor).
+            state.representation_history = (
+                state.representation_history or empty_representation_history()
+            )
+        monitor = RepresentationMonitor(
+            pool, self.objective, stream.train_seed, state.representation_history
+        )
+
+        start = time.perf_counter()
+        stream.optimizer = run.epochs(
+            params["partial_fit_epochs"],
+            state.curves,
+            monitor=monitor if params["monitor_representation"] else None,
+            optimizer_state=stream.optimizer,
+        )
+        stream.generator = (str(device), generator.get_state())
+        state.curves["validation"] = []
+        state.device = str(device)
+        state.fit_time += time.perf_counter() - start
+        return self._finish(state, model, monitor)
+
+    @staticmethod
+    def _resumed_generator(stream, device, n_epochs):
+        """The training stream on ``device``, where the last call left it."""
+        generator = torch.Generator(device=device)
+        if stream.generator is None:
+            generator.manual_seed(stream.train_seed)
+        elif stream.generator[0] == str(device):
+            generator.set_state(stream.generator[1])
+        else:
+            # Another device's generator state cannot be loaded: a new stream,
+            # seeded by the epochs so far so that it does not replay the
+            # first call's draws.
+            sequence = np.random.SeedSequence([stream.train_seed, n_epochs])
+            generator.manual_seed(int(sequence.generate_state(1)[0]))
+        return generator
+
+    # -------------------------------------------------------------- benchmark
+    def start(self, X, categorical_mask=None, seed=0):
+        """A :class:`TrainingRun` over the whole of ``X``, for step-by-step use.
+
+        Networks and random stream are seeded with ``seed``; the data are
+        held as ``fit`` holds them. The speed benchmark times
+        :meth:`TrainingRun.train_steps` on it.
+        """
+        if categorical_mask is None:
+            categorical_mask = np.zeros(X.shape[1], dtype=bool)
+        device = resolve_device(self.params["device"])
+        table_encoder = TabularEncoder(categorical_mask, self.params["max_categories"])
+        encoded = table_encoder.fit(X).transform(X, dtype=np.float32)
+        data = self._data(encoded, device, self._row_limit(encoded, device))
+        model = self.build_model(table_encoder, seed).to(device)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        pool = data.marginal_pool(pool_rows(None), generator)
+        return TrainingRun(
+            self, model, data, pool, None, generator, device, encoded=encoded
+        )
+
+
+def _hidden_layer_sizes(hidden):
+    """``hidden_layer_sizes`` as a list of positive ints, or a ValueError."""
+    sizes = [hidden] if isinstance(hidden, Integral) else list(hidden)
+    if not sizes or any(
+        not isinstance(h, Integral) or isinstance(h, bool) or h < 1 for h in sizes
+    ):
+        raise ValueError(
+            "hidden_layer_sizes must be a non-empty sequence of positive "
+            f"integers, got {hidden!r}."
+        )
+    return sizes

@@ -1,0 +1,129 @@
+"""Input coercion and validation: what the estimators accept as ``X``.
+
+Numeric-only input goes through scikit-learn's ``validate_data``; input with
+categorical columns is checked column by column by the encoder
+(:mod:`skssl._encoding`), which names the column at fault.
+"""
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.utils.validation import validate_data
+
+from ._encoding import check_numeric_dtype, resolve_categorical_mask
+
+
+def as_table(X):
+    """Nested lists as an array, and string arrays as object arrays.
+
+    The categorical mask needs the number of columns before validation, so
+    lists become arrays first: ``object``, which keeps numbers numbers and
+    strings strings, as NumPy's own choice would turn every number of a row
+    with a string into text. String arrays become ``object`` too: numeric
+    text then converts, as in an object array, and other text is reported
+    as a column to mark categorical.
+    """
+    if isinstance(X, list | tuple):
+        return np.asarray(X, dtype=object)
+    if isinstance(X, np.ndarray) and X.dtype.kind in "US":
+        return X.astype(object)
+    return X
+
+
+def is_other_dataframe(X):
+    """Whether ``X`` is a non-pandas table (polars, pyarrow) that converts to one."""
+    module = type(X).__module__.split(".")[0]
+    return module in ("polars", "pyarrow") and hasattr(X, "to_pandas")
+
+
+def validate_input(estimator, X, reset, categorical_mask=None):
+    """Validate ``X`` and return it, as an array or DataFrame, with its mask.
+
+    With ``reset`` (fitting), the categorical mask is resolved from
+    ``estimator.categorical_features`` and ``n_features_in_`` (and
+    ``feature_names_in_``) are set; otherwise ``categorical_mask`` is the
+    fitted one and ``X`` is checked against what was fitted.
+
+    Returns
+    -------
+    X : ndarray, sparse matrix or DataFrame
+        Numeric-only input as validated by scikit-learn (sparse stays
+        sparse); input with categorical columns as a DataFrame.
+    categorical_mask : ndarray of bool or None
+    """
+    if is_other_dataframe(X):
+        # polars and pyarrow tables: pandas keeps their column names and
+        # turns categorical and string columns into dtypes the encoder
+        # recognises as categorical.
+        X = X.to_pandas()
+    X = as_table(X)
+    is_frame = isinstance(X, pd.DataFrame)
+    min_samples = 2 if reset else 1
+    if reset:
+        categorical_mask = _resolve_mask(X, estimator.categorical_features, is_frame)
+    has_categorical = categorical_mask is not None and categorical_mask.any()
+
+    if not has_categorical:
+        return _validate_numeric(estimator, X, reset, is_frame, min_samples), (
+            categorical_mask
+        )
+    if sparse.issparse(X):
+        raise TypeError(
+            "A sparse X can only hold numeric columns; categorical_features "
+            "marks some as categorical. Pass a DataFrame for mixed columns."
+        )
+    if is_frame:
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
+        if X.shape[0] < min_samples:
+            raise ValueError(
+                f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while "
+                f"a minimum of {min_samples} is required by "
+                f"{type(estimator).__name__}."
+            )
+        return X, categorical_mask
+    X = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        dtype=None,
+        ensure_all_finite=False,
+        ensure_min_samples=min_samples,
+    )
+    return pd.DataFrame(X), categorical_mask
+
+
+def _resolve_mask(X, categorical_features, is_frame):
+    """The categorical mask of ``X`` (None when its shape is not 2-D yet)."""
+    if not (hasattr(X, "shape") and len(X.shape) == 2):
+        return None  # validation reports the shape
+    names = np.asarray([str(c) for c in X.columns], dtype=object) if is_frame else None
+    return resolve_categorical_mask(X, categorical_features, X.shape[1], names)
+
+
+def _validate_numeric(estimator, X, reset, is_frame, min_samples):
+    if is_frame:
+        for name, dtype in X.dtypes.items():
+            check_numeric_dtype(dtype, str(name))
+    try:
+        return validate_data(
+            estimator,
+            X,
+            reset=reset,
+            # Sparse tables (e.g. from a ColumnTransformer) are encoded column
+            # by column from CSC; stored NaNs are missing.
+            accept_sparse=("csr", "csc"),
+            # Integer and boolean tables stay as they are: the encoder converts
+            # a block of columns (fit) or of rows (transform) at a time, not
+            # the whole table up front.
+            dtype="numeric",
+            ensure_all_finite="allow-nan",
+            ensure_min_samples=min_samples,
+        )
+    except ValueError as error:
+        if "could not convert" not in str(error):
+            raise
+        raise ValueError(
+            f"X has non-numeric values ({error}). Mark the columns that hold "
+            "categories with categorical_features, or pass a DataFrame with "
+            "'category', 'object' or 'string' columns."
+        ) from error
