@@ -186,6 +186,7 @@ class TrainingRun:
         self.device = device
         self.objective = session.objective
         self.batch_size = min(session.params["batch_size"], data.n_samples)
+        self._step_stream = None  # the minibatches of train_steps
 
     @contextmanager
     def optimizer(self, state=None):
@@ -219,13 +220,16 @@ class TrainingRun:
         return sums
 
     def train_steps(self, n_steps, optimizer):
-        """``n_steps`` optimiser steps, epochs following one another.
+        """``n_steps`` optimiser steps, continuing where the last call stopped.
 
-        Returns the detached sums of the loss terms (no host synchronisation:
-        the benchmark reads them when it times a round).
+        Epochs follow one another. Returns the detached sums of the loss
+        terms (no host synchronisation: the benchmark reads them when it
+        times a round).
         """
+        if self._step_stream is None:
+            self._step_stream = self._endless_batches()
         self.model.train()
-        return self._train_on(islice(self._endless_batches(), n_steps), optimizer)
+        return self._train_on(islice(self._step_stream, n_steps), optimizer)
 
     def _endless_batches(self):
         while True:

@@ -14,8 +14,6 @@ from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import KFold
 
-from skssl import ContrastiveVAETransformer, losses
-from skssl._training import batch_losses
 from skssl.benchmark import _methods, _timing
 from skssl.benchmark._cli import main
 from skssl.benchmark._data import (
@@ -33,10 +31,8 @@ from skssl.benchmark._methods import (
     make_raw_encoder,
 )
 from skssl.benchmark._protocol import evaluate, holdout_split, validation_split
-from skssl.benchmark._reference_loops import reference_loss
 from skssl.benchmark._report import method_summary
 from skssl.benchmark._runner import limited_threads
-from skssl.benchmark._speed import _setup, count_flops, format_row, measure
 from skssl.benchmark._store import RESULT_COLUMNS, ResultStore
 
 REAL_CC18 = Path("/work/shared/datasets/cc18")
@@ -743,88 +739,6 @@ def test_store_keeps_the_last_row_of_a_repeated_key(tmp_path):
     results = store.read_results()
     assert results["accuracy"].tolist() == [0.75]
     assert store.finished_keys() == {("1", "raw", 0, "holdout")}
-
-
-def test_speed_measurement_counts_flops_and_compares_to_reference():
-    result = measure(n_rows=600, n_columns=6, batch_size=64, n_steps=3, n_warmup=1)
-    assert result.n_rows == 600 and result.batch_size == 64
-    assert result.train_rows_per_s > 0 and result.reference_rows_per_s > 0
-    assert result.speedup_vs_reference == pytest.approx(
-        result.train_rows_per_s / result.reference_rows_per_s
-    )
-    assert result.skorch_rows_per_s > 0  # skorch is in the test extra
-    assert result.speedup_vs_skorch == pytest.approx(
-        result.train_rows_per_s / result.skorch_rows_per_s
-    )
-    # FLOPs per training row of a 6-256-256-32 encoder (three passes) plus
-    # decoder and backward: at least the encoder's forward multiply-adds.
-    flops_per_row = result.train_gflops * 1e9 / result.train_rows_per_s
-    assert flops_per_row > 3 * 2 * (6 * 256 + 256 * 256 + 256 * 64)
-    assert 0 < result.matmul_fraction < 5
-    assert result.transform_rows_per_s > 0 and result.peak_memory_mb > 0
-    assert str(format_row(result)).count("|") == 14
-
-
-def test_reference_objective_is_the_training_objective(monkeypatch):
-    """The reference loops time the same objective as fit's step, not another.
-
-    With augmentation and the VAE's sampling noise switched off, the standard
-    three-pass formulation and skssl's concatenated, blocked one give the same
-    loss and the same gradients.
-    """
-    monkeypatch.setattr(
-        torch, "randn", lambda shape, **kw: torch.zeros(shape, dtype=kw["dtype"])
-    )
-    monkeypatch.setattr(torch, "randn_like", torch.zeros_like)
-    X = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
-    estimator = ContrastiveVAETransformer(
-        hidden_layer_sizes=(16,), n_components=4, corruption_rate=0.0, kl_weight=0.5
-    )
-    _, _, data, model, config = _setup(X, estimator, torch.device("cpu"), 32)
-    batch = data.rows(torch.arange(32))
-    generator = torch.Generator().manual_seed(0)
-    results = []
-    for objective in (
-        lambda: batch_losses(model, batch, data, config, generator)[0],
-        lambda: reference_loss(model, batch, data, config, generator),
-    ):
-        model.zero_grad()
-        loss = objective()
-        loss.backward()
-        results.append((loss.detach(), [p.grad.clone() for p in model.parameters()]))
-    (loss_a, grads_a), (loss_b, grads_b) = results
-    torch.testing.assert_close(loss_a, loss_b)
-    for a, b in zip(grads_a, grads_b):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
-
-
-@pytest.mark.parametrize("vae_weight", [0.0, 1.0])
-def test_flop_count_of_a_step_is_that_of_the_reference_objective(vae_weight):
-    """The speed benchmark counts every matrix product of a training step.
-
-    skssl's step (one concatenated encoder pass, the blocked InfoNCE with its
-    hand-written gradient) runs the same products as the standard
-    formulation's forward and autograd backward, except the log-variance of
-    the two views, which the standard formulation computes and discards.
-    """
-    X = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
-    estimator = ContrastiveVAETransformer(
-        hidden_layer_sizes=(16,), n_components=4, vae_weight=vae_weight
-    )
-    _, _, data, model, config = _setup(X, estimator, torch.device("cpu"), 32)
-    batch = data.rows(torch.arange(32))
-    generator = torch.Generator().manual_seed(0)
-    args = (model, batch, data, config, generator)
-    skssl_flops = count_flops(lambda: batch_losses(*args)[0].backward())
-    reference_flops = count_flops(lambda: reference_loss(*args).backward())
-    views_log_var = 2 * (2 * 32) * 16 * 4  # 2 x rows x hidden x latent, forward
-    assert reference_flops - skssl_flops == views_log_var
-    # The InfoNCE alone: logits of 64 anchors against 64, then its gradient.
-    z = torch.randn(64, 8, requires_grad=True)
-    assert (
-        count_flops(lambda: losses.info_nce(z[:32], z[32:], 0.5).backward())
-        == 3 * 2 * 64 * 64 * 8
-    )
 
 
 def test_speed_cli_prints_a_table_row_per_configuration(capsys):

@@ -20,10 +20,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import estimator_checks
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skssl._training import validation_loss
 
 from skssl import ContrastiveVAETransformer, RepresentationCollapseWarning
 from skssl._estimator import _seed_sequence, resolve_max_epochs
-from skssl._training import validation_loss
 from skssl._training_data import TrainingData
 
 FAST = dict(hidden_layer_sizes=(32,), n_components=4, max_epochs=3, random_state=0)

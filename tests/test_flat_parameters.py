@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from skssl._training import make_optimizer, training_optimizer
 
 from skssl import _training
 from skssl._flat_parameters import flat_parameters
-from skssl._training import make_optimizer, training_optimizer
 
 
 def _model(seed=0):

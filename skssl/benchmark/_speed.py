@@ -24,6 +24,7 @@ reported, so that a shared machine's slow spells neither favour one loop nor
 set the figure.
 """
 
+import copy
 import math
 import multiprocessing
 import resource
@@ -39,12 +40,11 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch.utils.flop_counter import FlopCounterMode
 
-from .._encoding import TabularEncoder
-from .._estimator import ContrastiveVAETransformer, resolve_device
-from .._training import LOSS_TERMS, train_step, training_optimizer
-from .._training_data import TrainingData
+from skssl import ContrastiveVAETransformer
+from skssl.training import TrainingSession, resolve_device
+
 from ._reference_loops import dataloader_loop, skorch_loop
-from ._timing import forever, interleaved_rates, synchronize
+from ._timing import interleaved_rates, synchronize
 
 DEFAULT_ROWS = (10_000, 100_000, 1_000_000)
 DEFAULT_COLUMNS = (20, 100, 500)
@@ -84,45 +84,35 @@ def _table(n_rows, n_columns, seed):
     return X
 
 
-def _new_model(estimator, table_encoder, device):
-    """``estimator``'s networks for ``table_encoder``'s columns, seeded with 0."""
-    hidden_layer_sizes = estimator._check_branches()
-    return estimator._build_model(table_encoder, 0, hidden_layer_sizes).to(device)
+def start_run(X, params, device, batch_size):
+    """skssl's training objects for ``X``, held as ``fit`` holds them.
 
-
-def _setup(X, estimator, device, batch_size):
-    table_encoder = TabularEncoder(np.zeros(X.shape[1], dtype=bool), 64).fit(X)
-    encoded = table_encoder.transform(X, dtype=np.float32)
-    data = TrainingData.from_encoded(encoded, device)
-    model = _new_model(estimator, table_encoder, device)
-    config = estimator._training_config()
-    config.batch_size = batch_size
-    return table_encoder, encoded, data, model, config
+    A :class:`skssl.training.TrainingRun` of the estimator with ``params``
+    (networks and random stream seeded with 0).
+    """
+    estimator = ContrastiveVAETransformer(
+        **{**params, "device": str(device), "batch_size": batch_size}
+    )
+    return TrainingSession.from_estimator(estimator).start(X, seed=0)
 
 
 @contextmanager
-def _skssl_loop(model, data, config, device):
-    """``run(n)``: ``n`` of fit's own training steps; and one such ``step``.
+def _skssl_loop(run):
+    """``train(n)``: ``n`` of fit's own training steps; and one such ``step``.
 
-    ``run`` ends with the one host synchronisation fit does per epoch (reading
-    the summed losses). The flat parameters are in place until the block ends.
+    ``train`` ends with the one host synchronisation fit does per epoch
+    (reading the summed losses). The flat parameters are in place until the
+    block ends.
     """
-    generator = torch.Generator(device=device).manual_seed(0)
-    model.train()
-    stream = forever(lambda: data.epoch_batches(config.batch_size, generator))
-    sums = torch.zeros(len(LOSS_TERMS), device=device)
-    with training_optimizer(model, config) as optimizer:
+    with run.optimizer() as optimizer:
 
         def step():
-            nonlocal sums
-            sums += train_step(model, next(stream), data, config, generator, optimizer)
+            return run.train_steps(1, optimizer)
 
-        def run(n_steps):
-            for _ in range(n_steps):
-                step()
-            sums.tolist()
+        def train(n_steps):
+            run.train_steps(n_steps, optimizer).tolist()
 
-        yield run, step
+        yield train, step
 
 
 def _matmul_gflops(model, batch_size, device, n_rounds, repeats=20):
@@ -209,40 +199,38 @@ def measure(
     :func:`._timing.interleaved_rates`).
     """
     device = resolve_device(device)
-    estimator = ContrastiveVAETransformer(**{**DEFAULT_PARAMS, **(params or {})})
+    params = {**DEFAULT_PARAMS, **(params or {})}
     X = _table(n_rows, n_columns, seed=0)
     batch_size = min(batch_size, n_rows)
-    table_encoder, encoded, data, model, config = _setup(
-        X, estimator, device, batch_size
-    )
+    run = start_run(X, params, device, batch_size)
+    # The references train copies of the initial networks, made before the
+    # parameters become views of one flat tensor.
+    initial = [copy.deepcopy(run.model) for _ in range(2)] if reference else []
 
-    with _skssl_loop(model, data, config, device) as (skssl_run, skssl_step):
-        loops = {"skssl": skssl_run}
-        if reference:  # each on a fresh copy of the initial network
-            setup = (encoded, data, config, device)
-            loops["dataloader"] = dataloader_loop(
-                _new_model(estimator, table_encoder, device), *setup
+    with _skssl_loop(run) as (skssl_train, skssl_step):
+        loops = {"skssl": skssl_train}
+        if reference:
+            loops["dataloader"] = dataloader_loop(initial[0], run)
+            skorch_train = skorch_loop(
+                initial[1], run, max_batches=max(n_steps, n_warmup)
             )
-            skorch_run = skorch_loop(
-                _new_model(estimator, table_encoder, device),
-                *setup,
-                max_batches=max(n_steps, n_warmup),
-            )
-            if skorch_run is not None:
-                loops["skorch"] = skorch_run
+            if skorch_train is not None:
+                loops["skorch"] = skorch_train
         rates = interleaved_rates(
-            loops, n_steps, n_warmup, n_rounds, config.batch_size, device
+            loops, n_steps, n_warmup, n_rounds, run.batch_size, device
         )
         train_flops = count_flops(skssl_step)
         # Measured here, in the conditions training just ran in.
-        matmul = _matmul_gflops(model, batch_size, device, n_rounds)
-        del loops, skssl_run, skssl_step
+        matmul = _matmul_gflops(run.model, batch_size, device, n_rounds)
+        del loops, skssl_train, skssl_step
     train_rate = rates["skssl"]
     dataloader_rate = rates.get("dataloader", float("nan"))
     skorch_rate = rates.get("skorch", float("nan"))
-    del data, model
+    del run, initial
 
-    estimator.set_params(max_epochs=1, device=str(device), random_state=0)
+    estimator = ContrastiveVAETransformer(
+        **{**params, "max_epochs": 1, "device": str(device), "random_state": 0}
+    )
     with warnings.catch_warnings():
         # One epoch is all the timed transform needs; its ConvergenceWarning
         # would only clutter the table.
