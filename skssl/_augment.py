@@ -48,7 +48,7 @@ def corrupt(batch, pool, corruption_rate, noise_scale, generator):
     numeric, observed, categorical = batch.numeric, batch.observed, batch.categorical
     # Without a missing entry in the rows or the pool, every observed flag is
     # and stays True: skip gathering flags and masking the noise (the same
-    # result, a few per cent of a training step on a wide table).
+    # result, cheaper on a wide table).
     complete = batch.complete and pool.complete
 
     k = n_corrupted_columns(corruption_rate, n_columns)
@@ -58,8 +58,8 @@ def corrupt(batch, pool, corruption_rate, noise_scale, generator):
         # the pool and written, not all M. The scores are 24-bit integers:
         # torch.rand's float32 keeps the same 24 bits of each draw (on the
         # CPU the very same draws, so the same subsets), but integer topk is
-        # about a quarter faster there, where its branches on random data
-        # dominate.
+        # faster there, where its branches on random data dominate
+        # (docs/scale.md).
         scores = torch.randint(
             SCORE_LEVELS,
             (n_rows, n_columns),

@@ -84,9 +84,7 @@ class ContrastiveVAETransformer(
         encoder's hidden layers, concatenated (``sum(hidden_layer_sizes)``
         columns); "latent", the posterior mean ``mu`` (``n_components``
         columns), which ``inverse_transform`` decodes. Training is the same
-        for both. On validation parts of the shared CC18 training rows
-        (2 seeds, test rows unread), a linear probe scored 86.5 % on
-        "hidden" against 85.3 % on "latent" (``docs/benchmark.md``).
+        for both; docs/benchmark.md compares the two under a linear probe.
     projection_dim : int, default=64
         Output width of the projection head used by the contrastive loss.
     temperature : float, default=0.2
@@ -142,7 +140,7 @@ class ContrastiveVAETransformer(
         Most passes over the training rows. "auto" bounds the rows seen to
         about 500,000: ``clip(ceil(500_000 / n_train), 10, 100)`` epochs, i.e.
         100 epochs up to 5,000 rows and a fit time that stops growing with
-        ``n_samples`` beyond (about a minute on 2 CPU cores). The number used
+        ``n_samples`` beyond (docs/scale.md has the times). The number used
         is in ``max_epochs_``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, stop when their loss
