@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -60,7 +61,7 @@ CURVES = (*LOSS_TERMS, "validation")
 class StreamState:
     """What ``partial_fit`` resumes: the random stream, moments and pool."""
 
-    train_seed: int
+    stream_seed: int
     reservoir: RowReservoir
     generator: tuple = None  # (device, torch generator state) after a call
     optimizer: dict = None  # the optimiser's state_dict, in host memory
@@ -109,18 +110,24 @@ def resolve_max_epochs(max_epochs, n_train):
     return int(np.clip(np.ceil(AUTO_ROWS_SEEN / n_train), low, high))
 
 
-def seed_sequence(random_state):
-    """Three integer seeds (networks, training stream, split or reservoir).
+class Seeds(NamedTuple):
+    """The integer seeds of one training call, drawn from ``random_state``."""
 
-    Drawn from ``random_state``, never from a global RNG.
-    """
+    networks: int  # weight initialisation
+    stream: int  # minibatches, augmentation, reparametrisation noise
+    sampling: int  # which rows: the validation split (fit), the reservoir
+    # (partial_fit); also the diagnostics' rows and views in fit
+
+
+def seed_sequence(random_state):
+    """:class:`Seeds` drawn from ``random_state``, never from a global RNG."""
     if random_state is None:
         # A fresh generator seeded by the OS: check_random_state(None) would
         # draw from (and advance) NumPy's global RNG.
         seeds = np.random.default_rng().integers(0, 2**31 - 1, size=3)
     else:
         seeds = check_random_state(random_state).randint(0, 2**31 - 1, size=3)
-    return tuple(int(s) for s in seeds)
+    return Seeds(*(int(s) for s in seeds))
 
 
 class _EarlyStopping:
@@ -375,13 +382,13 @@ class TrainingSession:
         return cls(estimator.get_params(deep=False), defaults, **kwargs)
 
     # --------------------------------------------------------------- building
-    def build_model(self, table_encoder, init_seed):
+    def build_model(self, table_encoder, seed):
         """Fresh networks for the columns ``table_encoder`` produces."""
         params = self.params
         # Weight initialisation draws from torch's global RNG: fork it so the
         # caller's RNG state is left untouched, and seed it for reproducibility.
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(init_seed)
+            torch.manual_seed(seed)
             return ContrastiveVAE(
                 n_numeric=len(table_encoder.numeric_index_),
                 missing_indicator_index=table_encoder.missing_indicator_index_,
@@ -451,14 +458,14 @@ class TrainingSession:
         """
         params = self.params
         device = resolve_device(params["device"])
-        init_seed, train_seed, split_seed = seed_sequence(params["random_state"])
+        seeds = seed_sequence(params["random_state"])
         table_encoder = TabularEncoder(categorical_mask, params["max_categories"])
         table_encoder.fit(X)
         # Training runs in float32: encoding straight into it keeps fit's
         # memory near one float32 copy of the table.
         encoded = table_encoder.transform(X, dtype=np.float32)
         train_rows, validation_rows = self._validation_split(
-            encoded.n_samples, split_seed
+            encoded.n_samples, seeds.sampling
         )
         max_device_rows = self._row_limit(encoded, device)
         n_pool = pool_rows(max_device_rows)
@@ -477,13 +484,13 @@ class TrainingSession:
             )
         # Freed once split or moved to a GPU: training holds its own copies.
         del encoded
-        model = self.build_model(table_encoder, init_seed).to(device)
-        generator = torch.Generator(device=device).manual_seed(train_seed)
+        model = self.build_model(table_encoder, seeds.networks).to(device)
+        generator = torch.Generator(device=device).manual_seed(seeds.stream)
         pool = data.marginal_pool(n_pool, generator)
         run = TrainingRun(self, model, data, pool, validation, generator, device)
         state = TrainingState(table_encoder, model, device=str(device))
         state.max_epochs = resolve_max_epochs(params["max_epochs"], data.n_samples)
-        monitor = RepresentationMonitor(pool, self.objective, split_seed)
+        monitor = RepresentationMonitor(pool, self.objective, seeds.sampling)
         stopping = _EarlyStopping(
             params["tol"], params["n_iter_no_change"], keep_best=validation is not None
         )
@@ -493,7 +500,7 @@ class TrainingSession:
             state.max_epochs,
             state.curves,
             stopping=stopping,
-            validation_seed=split_seed,
+            validation_seed=seeds.sampling,
             monitor=monitor if params["monitor_representation"] else None,
         )
         if not stopping.converged:
@@ -510,7 +517,7 @@ class TrainingSession:
             state.representation_history = monitor.history
         return self._finish(state, model, monitor)
 
-    def _validation_split(self, n_samples, split_seed):
+    def _validation_split(self, n_samples, seed):
         """Training and validation row indices (validation None without
         early stopping)."""
         params = self.params
@@ -524,7 +531,7 @@ class TrainingSession:
                 f"early_stopping with validation_fraction={fraction} leaves fewer "
                 f"than 2 training rows out of {n_samples}."
             )
-        return train_test_split(rows, test_size=n_validation, random_state=split_seed)
+        return train_test_split(rows, test_size=n_validation, random_state=seed)
 
     def _finish(self, state, model, monitor):
         """Check the final representation for collapse; the model to the CPU."""
@@ -559,15 +566,13 @@ class TrainingSession:
         encoded = table_encoder.transform(X, dtype=np.float32)
 
         if state is None or state.stream is None:
-            init_seed, train_seed, reservoir_seed = seed_sequence(
-                params["random_state"]
-            )
+            seeds = seed_sequence(params["random_state"])
             if state is None:
-                model = self.build_model(table_encoder, init_seed)
+                model = self.build_model(table_encoder, seeds.networks)
                 state = TrainingState(table_encoder, model)
             state.stream = StreamState(
-                train_seed,
-                RowReservoir(pool_rows(None), np.random.default_rng(reservoir_seed)),
+                seeds.stream,
+                RowReservoir(pool_rows(None), np.random.default_rng(seeds.sampling)),
             )
         stream = state.stream
         generator = self._resumed_generator(stream, device, state.n_epochs)
@@ -589,7 +594,7 @@ class TrainingSession:
                 state.representation_history or empty_representation_history()
             )
         monitor = RepresentationMonitor(
-            pool, self.objective, stream.train_seed, state.representation_history
+            pool, self.objective, stream.stream_seed, state.representation_history
         )
 
         start = time.perf_counter()
@@ -610,14 +615,14 @@ class TrainingSession:
         """The training stream on ``device``, where the last call left it."""
         generator = torch.Generator(device=device)
         if stream.generator is None:
-            generator.manual_seed(stream.train_seed)
+            generator.manual_seed(stream.stream_seed)
         elif stream.generator[0] == str(device):
             generator.set_state(stream.generator[1])
         else:
             # Another device's generator state cannot be loaded: a new stream,
             # seeded by the epochs so far so that it does not replay the
             # first call's draws.
-            sequence = np.random.SeedSequence([stream.train_seed, n_epochs])
+            sequence = np.random.SeedSequence([stream.stream_seed, n_epochs])
             generator.manual_seed(int(sequence.generate_state(1)[0]))
         return generator
 
