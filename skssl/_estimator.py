@@ -23,7 +23,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._devices import resolve_device
-from ._inference import decode_rows, elbo_rows, transform_rows
+from ._inference import decode_rows, elbo_rows, output_width, transform_rows
 from ._input import validate_input
 from ._objective import CONTRASTIVE_VARIANTS
 from .training import CURVES, TrainingSession, curve_attribute
@@ -435,9 +435,7 @@ class ContrastiveVAETransformer(
     @property
     def _n_features_out(self):
         """Width of ``transform``'s output (for ``get_feature_names_out``)."""
-        if self.representation == "latent":
-            return self.model_.encoder.mean.out_features
-        return self.model_.encoder.hidden_width
+        return output_width(self.model_, self.representation)
 
     def transform(self, X):
         """The learned representation of each row.

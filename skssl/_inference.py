@@ -24,6 +24,13 @@ def inference_model(model, device):
     return copy.deepcopy(model).to(device=device, dtype=torch.float64).eval()
 
 
+def output_width(model, representation):
+    """Columns of ``transform``'s output for ``representation``."""
+    if representation == "latent":
+        return model.encoder.mean.out_features
+    return model.encoder.hidden_width
+
+
 def map_chunks(compute, load_chunk, n_rows, outputs, device, chunk_rows):
     """``compute(*load_chunk(start, stop), out=views)`` for every chunk of rows.
 
@@ -66,13 +73,11 @@ def transform_rows(state, X, representation, device, chunk_rows=INFERENCE_CHUNK_
     """The representation of each row of the validated table ``X``."""
     model = inference_model(state.model, device)
     if representation == "latent":
-        width = model.encoder.mean.out_features
 
         def compute(numeric, observed, categorical, out):
             return [model.encoder.posterior_mean(numeric, observed, categorical)]
 
     else:
-        width = model.encoder.hidden_width
 
         def compute(numeric, observed, categorical, out):
             return [
@@ -82,6 +87,7 @@ def transform_rows(state, X, representation, device, chunk_rows=INFERENCE_CHUNK_
             ]
 
     load_chunk = _table_chunks(state.table_encoder, X, device)
+    width = output_width(model, representation)
     (Z,) = map_chunks(
         compute, load_chunk, X.shape[0], [((width,), np.float64)], device, chunk_rows
     )
