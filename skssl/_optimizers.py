@@ -10,16 +10,23 @@ from ._flat_parameters import flat_parameters
 FUSED_OPTIMIZER_DEVICES = ("cpu", "cuda")
 
 
-def make_optimizer(name, parameters, learning_rate, weight_decay):
+def make_optimizer(
+    name,
+    parameters,
+    learning_rate,
+    weight_decay,
+    fused_devices=FUSED_OPTIMIZER_DEVICES,
+):
     """The optimiser ``name`` over ``parameters``, fused where PyTorch has it.
 
     The fused kernels update parameters, gradients and moments in one pass
     instead of one pass per arithmetic step (docs/scale.md has the timings).
     They round differently from the multi-pass update (by about 1e-7) but are
-    deterministic.
+    deterministic. ``fused_devices`` are the device types to fuse on (empty:
+    never fused).
     """
     parameters = list(parameters)
-    fused = all(p.device.type in FUSED_OPTIMIZER_DEVICES for p in parameters) or None
+    fused = all(p.device.type in fused_devices for p in parameters) or None
     if name == "adamw":
         return torch.optim.AdamW(
             parameters, lr=learning_rate, weight_decay=weight_decay, fused=fused
@@ -41,16 +48,26 @@ def make_optimizer(name, parameters, learning_rate, weight_decay):
 
 
 @contextmanager
-def flat_optimizer(model, name, learning_rate, weight_decay, state=None):
+def flat_optimizer(
+    model,
+    name,
+    learning_rate,
+    weight_decay,
+    state=None,
+    fused_devices=FUSED_OPTIMIZER_DEVICES,
+):
     """The optimiser ``name`` over ``model``'s parameters, laid out flat.
 
     Inside the block the parameters are views of one flat tensor (see
     :func:`~skssl._flat_parameters.flat_parameters`), which the optimiser
     updates in a few vectorised operations. ``state`` is an optimiser
-    ``state_dict`` to resume from (``partial_fit``).
+    ``state_dict`` to resume from (``partial_fit``); ``fused_devices`` as
+    for :func:`make_optimizer`.
     """
     with flat_parameters(model) as flat:
-        optimizer = make_optimizer(name, [flat], learning_rate, weight_decay)
+        optimizer = make_optimizer(
+            name, [flat], learning_rate, weight_decay, fused_devices
+        )
         if state is not None:
             optimizer.load_state_dict(state)  # moves it to the parameter's device
         yield optimizer

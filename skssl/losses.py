@@ -87,7 +87,7 @@ _CPU_BLOCK_ENTRIES = 2**18
 _GPU_BLOCK_ENTRIES = 2**26
 
 
-def _blocked_info_nce(z, temperature, with_gradient):
+def _blocked_info_nce(z, temperature, with_gradient, block_entries=None):
     """InfoNCE of normalised embeddings ``z`` (2B, d), and its gradient.
 
     The (2B, 2B) logits are formed one block of anchor rows at a time; each
@@ -113,7 +113,8 @@ def _blocked_info_nce(z, temperature, with_gradient):
     # 1 / temperature of the logits and the 1 / 2B of the mean.
     factor = scale / n_anchors
     positives = torch.arange(n_anchors, device=z.device).add_(n).remainder_(n_anchors)
-    block_entries = _GPU_BLOCK_ENTRIES if z.is_cuda else _CPU_BLOCK_ENTRIES
+    if block_entries is None:
+        block_entries = _GPU_BLOCK_ENTRIES if z.is_cuda else _CPU_BLOCK_ENTRIES
     block_rows = max(1, min(n_anchors, block_entries // n_anchors))
     total = torch.zeros((), dtype=z.dtype, device=z.device)
     gradient = torch.zeros_like(z) if with_gradient else None

@@ -420,30 +420,56 @@ def test_renyi_accepts_extreme_skews(gamma):
 # -- The blocked InfoNCE used in training ------------------------------------
 
 
+def _blocked(z1, z2, temperature, block_entries):
+    """The blocked InfoNCE and its gradient with respect to ``z1`` and ``z2``.
+
+    ``_blocked_info_nce`` gives the gradient with respect to the normalised
+    embeddings; autograd carries it back through the normalisation, as
+    :func:`losses.info_nce`'s backward does.
+    """
+    a, b = z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)
+    z = torch.nn.functional.normalize(torch.cat([a, b]), dim=1)
+    value, gradient = losses._blocked_info_nce(
+        z.detach(), temperature, with_gradient=True, block_entries=block_entries
+    )
+    grad_a, grad_b = torch.autograd.grad(z, (a, b), grad_outputs=gradient)
+    return value, grad_a, grad_b
+
+
+def _autograd(fn, z1, z2, temperature):
+    a, b = z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)
+    value = fn(a, b, temperature)
+    value.backward()
+    return value.detach(), a.grad, b.grad
+
+
 @pytest.mark.parametrize("block_entries", [1, 3 * 14, 5 * 14, 2**18])
 @pytest.mark.parametrize("temperature", [0.05, 0.5, 5.0])
-def test_blocked_info_nce_matches_autograd(monkeypatch, block_entries, temperature):
+def test_blocked_info_nce_matches_autograd(block_entries, temperature):
     # 2B = 14 anchors: blocks of 1, 3 (ragged: 3+3+3+3+2), 5 and all 14 rows.
-    monkeypatch.setattr(losses, "_CPU_BLOCK_ENTRIES", block_entries)
     z1, z2 = _views(n=7, d=5)
-    grads = []
-    for fn in (losses.info_nce, losses.info_nce_cross_entropy):
-        a, b = z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)
-        value = fn(a, b, temperature)
-        value.backward()
-        grads.append((value.detach(), a.grad, b.grad))
-    for blocked, reference in zip(*grads):
-        torch.testing.assert_close(blocked, reference, rtol=1e-12, atol=1e-12)
+    reference = _autograd(losses.info_nce_cross_entropy, z1, z2, temperature)
+    blocked = _blocked(z1, z2, temperature, block_entries)
+    # info_nce itself: the default block (all 14 rows on the CPU).
+    public = _autograd(losses.info_nce, z1, z2, temperature)
+    for result in (blocked, public):
+        for value, expected in zip(result, reference):
+            torch.testing.assert_close(value, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_blocked_info_nce_without_gradients_gives_the_same_value(monkeypatch):
-    monkeypatch.setattr(losses, "_CPU_BLOCK_ENTRIES", 4 * 12)
+def test_blocked_info_nce_without_gradients_gives_the_same_value():
     z1, z2 = _views(n=6, d=3)
-    with torch.no_grad():
-        no_grad = losses.info_nce(z1, z2, 0.2)
-    tracked = losses.info_nce(z1.clone().requires_grad_(True), z2, 0.2)
+    z = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
+    blocks = dict(block_entries=4 * 12)  # 4 of the 12 anchors at a time
+    no_grad, none = losses._blocked_info_nce(z, 0.2, with_gradient=False, **blocks)
+    tracked, _ = losses._blocked_info_nce(z, 0.2, with_gradient=True, **blocks)
+    assert none is None
     assert no_grad.item() == pytest.approx(tracked.item(), rel=1e-14)
     assert no_grad.item() == pytest.approx(_ref_info_nce(z1, z2, 0.2), rel=1e-12)
+    # info_nce without gradients takes the gradient-free path.
+    with torch.no_grad():
+        public = losses.info_nce(z1, z2, 0.2)
+    assert public.item() == pytest.approx(_ref_info_nce(z1, z2, 0.2), rel=1e-12)
 
 
 def test_blocked_info_nce_scales_the_incoming_gradient():
@@ -470,3 +496,17 @@ def test_reconstruction_nll_adds_the_categorical_term_only_when_there_is_one():
         both, numeric_only + losses.categorical_nll(logits, codes)
     )
     assert (both > numeric_only)[:3].all() and both[3] == numeric_only[3]
+
+
+def test_losses_compute_in_float32_under_autocast():
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)
+    half1, half2 = z1.bfloat16(), z2.bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = losses.info_nce(half1, half2, 0.2)
+        kl = losses.gaussian_kl(half1, half2)
+    assert value.dtype == torch.float32 and kl.dtype == torch.float32
+    # Exactly the float32 computation on the (rounded) half inputs: the
+    # similarity products did not run in bfloat16.
+    assert value.item() == losses.info_nce(half1.float(), half2.float(), 0.2).item()
+    torch.testing.assert_close(kl, losses.gaussian_kl(half1.float(), half2.float()))
