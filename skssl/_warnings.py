@@ -5,14 +5,16 @@ import sys
 import warnings
 from pathlib import Path
 
+import joblib
 import sklearn
 
-# Frames in these folders are skipped: skssl's own, and scikit-learn's
-# wrappers (``_fit_context``, ``Pipeline``, ``fit_transform``) between the
-# caller and skssl.
+# Frames in these folders are skipped: skssl's own, and the wrappers between
+# the caller and skssl: scikit-learn's (``_fit_context``, ``Pipeline``,
+# ``fit_transform``) and joblib's (``Pipeline`` fits its inner steps through
+# ``joblib.Memory``).
 _LIBRARY_DIRS = tuple(
     str(Path(module.__file__).resolve().parent) + os.sep
-    for module in (sys.modules[__package__], sklearn)
+    for module in (sys.modules[__package__], sklearn, joblib)
 )
 
 

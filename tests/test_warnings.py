@@ -67,11 +67,6 @@ def test_convergence_warning_at_max_epochs():
                 ]
             ).fit(X_SMALL, Y_SMALL),
             id="pipeline-inner-step",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Pipeline fits inner steps through joblib.Memory, whose "
-                "frame (joblib/memory.py) warn_at_caller does not skip",
-            ),
         ),
     ],
 )
