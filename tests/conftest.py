@@ -31,6 +31,7 @@ def _quiet_convergence():
 def cc18_dir():
     if not (CC18_DIR / "manifest.json").exists():
         pytest.skip(f"CC18 parquet folder not found at {CC18_DIR}")
+    pytest.importorskip("pyarrow", reason='needs pip install "skssl[benchmark]"')
     return CC18_DIR
 
 
