@@ -27,6 +27,7 @@ def quiet():
 def cc18_dir():
     if not cc18_available():
         pytest.skip(f"CC18 parquet folder not found at {CC18_DIR}")
+    pytest.importorskip("pyarrow", reason='needs pip install "skssl[benchmark]"')
     return CC18_DIR
 
 

@@ -1,14 +1,21 @@
-"""Tests of the benchmark package (skssl.benchmark) and its command line."""
+"""Tests of the benchmark package (skssl.benchmark) and its command line.
+
+They need the "benchmark" extra and are skipped without it.
+"""
 
 import csv
 import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
+for _module in ("openml", "matplotlib", "tqdm", "pyarrow", "skorch"):
+    pytest.importorskip(_module, reason='needs pip install "skssl[benchmark]"')
+
 import numpy as np
 import openml
 import pandas as pd
-import pytest
 import torch
 from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
@@ -246,7 +253,8 @@ def test_method_factories_apply_cli_params_under_method_overrides():
     assert (ssl.optimizer, ssl.n_components, ssl.random_state) == ("adam", 5, 7)
     assert find_ssl_transformer(get_method("sgd")(context)).optimizer == "sgd"
     assert find_ssl_transformer(get_method("no-vae")(context)).vae_weight == 0
-    assert find_ssl_transformer(get_method("lr=0.003")(context)).learning_rate == 0.003
+    learning_rate = get_method("ssl[learning_rate=0.003]")(context)
+    assert find_ssl_transformer(learning_rate).learning_rate == 0.003
     assert find_ssl_transformer(get_method("ssl+raw")(context)) is not None
     # PCA is as wide as the SSL features: the hidden layers by default.
     assert get_method("pca")(context).named_steps["pca"].n_components == 512
@@ -255,8 +263,9 @@ def test_method_factories_apply_cli_params_under_method_overrides():
     )
     assert get_method("pca")(latent).named_steps["pca"].n_components == 5
     assert find_ssl_transformer(get_method("raw")(context)) is None
-    with pytest.raises(ValueError, match="Unknown method"):
-        get_method("lr=fast")
+    # One syntax for settings: the retired lr=<value> names are unknown.
+    with pytest.raises(ValueError, match=r"Unknown method.*ssl\[learning_rate="):
+        get_method("lr=0.003")
 
 
 @pytest.mark.parametrize("method", ["raw", "pca", "ssl", "ssl+raw"])
@@ -294,13 +303,39 @@ def test_methods_with_settings_in_their_name():
     )
     for bad, message in [
         ("ssl[not_a_param=1]", "unknown ContrastiveVAETransformer parameter"),
-        ("ssl[temperature=-1]", "temperature"),
         ("ssl[temperature]", "key=value"),
         ("ssl[random_state=1]", "random_state"),
         ("pca[n_components=3]", "Unknown method"),
     ]:
         with pytest.raises(ValueError, match=message):
             get_method(bad)
+    # Values are the estimator's to check, when it is fitted.
+    invalid = find_ssl_transformer(get_method("ssl[temperature=-1]")(context))
+    with pytest.raises(ValueError, match="temperature"):
+        invalid.fit(np.zeros((8, 2)))
+
+
+def test_learning_rate_methods_use_the_bracket_syntax():
+    assert _methods.learning_rate_method(1e-3) == "ssl[learning_rate=0.001]"
+    assert _methods.canonical_method_name("ssl[learning_rate=1e-3]") == (
+        "ssl[learning_rate=0.001]"
+    )
+    assert _methods.parse_learning_rate("ssl[learning_rate=0.001]") == 0.001
+    for other in ["ssl", "ssl+raw[learning_rate=0.001]", "lr=0.001", "ssl[x"]:
+        assert _methods.parse_learning_rate(other) is None
+    # Old results folders name them lr=<value>: read under the current name.
+    assert _methods.upgrade_method_name("lr=0.0010") == "ssl[learning_rate=0.001]"
+    assert _methods.upgrade_method_name("lr=fast") == "lr=fast"
+    assert _methods.upgrade_method_name("no-vae") == "no-vae"
+
+
+def test_curve_titles_cover_the_loss_terms_of_skssl_training():
+    from skssl.benchmark._plots import CURVE_TITLES
+    from skssl.benchmark._protocol import CURVE_TERMS
+    from skssl.training import LOSS_TERMS
+
+    assert CURVE_TERMS == (*LOSS_TERMS, "validation")
+    assert set(CURVE_TITLES) == set(CURVE_TERMS)
 
 
 def test_every_registered_method_runs_on_mixed_data_with_nan():
@@ -562,14 +597,20 @@ def test_cli_draws_study_figures_for_study_methods(data_dir, tmp_path):
     output = tmp_path / "results"
     status = main(
         ["cc18", "--data-dir", str(data_dir), "--datasets", "alpha", "--seeds", "0"]
-        + ["--methods", "ssl", "no-vae", "sgd", "lr=1e-3"]
+        + ["--methods", "ssl", "no-vae", "sgd", "ssl[learning_rate=1e-3]"]
         + ["--learning-rates", "0.001", "0.01"]
         + ["--output", str(output), "--no-progress"]
         + TINY_SSL_ARG
     )
     assert status == 0
     methods = {row["method"] for row in read_rows(output / "results.csv")}
-    assert methods == {"ssl", "no-vae", "sgd", "lr=0.001", "lr=0.01"}
+    assert methods == {
+        "ssl",
+        "no-vae",
+        "sgd",
+        "ssl[learning_rate=0.001]",
+        "ssl[learning_rate=0.01]",
+    }
     for figure in ("ablations.png", "optimizers.png", "learning_rates.png"):
         assert (output / figure).read_bytes().startswith(PNG_SIGNATURE)
 
@@ -660,9 +701,59 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
         main(["cc18", "--data-dir", str(tmp_path), "--openml-splits"])
     assert main(["demo", "--methods", "nope", "--output", str(tmp_path)]) == 2
     with pytest.raises(SystemExit):
-        main(["demo", "--methods", "ssl[temperature=0]", "--output", str(tmp_path)])
+        main(["demo", "--methods", "ssl[temprature=0.5]", "--output", str(tmp_path)])
     with pytest.raises(SystemExit):
         main(["cc18", "--openml-splits", "--validation", "--output", str(tmp_path)])
+
+
+def test_a_bad_setting_value_fails_the_evaluations_naming_it(tmp_path, capsys):
+    # Names are checked when parsing; values by the estimator, when fitted.
+    argv = ["demo", "--datasets", "iris", "--seeds", "0", "--no-progress"]
+    argv += ["--methods", "ssl[temperature=0]", "--output", str(tmp_path)]
+    assert main(argv) == 1
+    (failure,) = [json.loads(line) for line in (tmp_path / "failures.jsonl").open()]
+    assert "'temperature' parameter" in failure["error"]
+
+
+@pytest.mark.parametrize(
+    "argv, missing",
+    [
+        (["demo"], "matplotlib"),
+        (["cc18"], "openml"),
+        (["cc18", "--data-dir", "x"], "pyarrow"),
+        (["report"], "matplotlib"),
+    ],
+)
+def test_cli_without_the_benchmark_extra_says_how_to_install_it(
+    argv, missing, monkeypatch, tmp_path, capsys
+):
+    from skssl.benchmark import _cli
+
+    find_spec = _cli.importlib.util.find_spec
+    monkeypatch.setattr(
+        _cli.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == missing else find_spec(name, *args),
+    )
+    assert main([*argv, "--output", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert missing in line and 'pip install "skssl[benchmark]"' in line
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_rows_of_retired_lr_methods_read_under_their_current_name(tmp_path):
+    store = ResultStore(tmp_path)
+    key = {"dataset_id": "1", "dataset": "x", "seed": 0, "split": "holdout"}
+    for method, accuracy in (("lr=1e-3", 0.5), ("raw", 0.6)):
+        row = {**key, "method": method, "accuracy": accuracy}
+        curves = {**key, "method": method, "loss": [1.0]}
+        store.append(SimpleNamespace(key=None, row=row, curves=curves, error=None))
+    assert "lr=1e-3" in store.results_path.read_text()  # the file is kept as is
+    results = store.read_results()
+    assert results["method"].tolist() == ["ssl[learning_rate=0.001]", "raw"]
+    assert ("1", "ssl[learning_rate=0.001]", 0, "holdout") in store.finished_keys()
+    methods = [record["method"] for record in store.read_curves()]
+    assert methods == ["ssl[learning_rate=0.001]", "raw"]
 
 
 def test_cli_validation_runs_are_kept_apart_from_test_results(data_dir, tmp_path):

@@ -25,6 +25,7 @@ def test_lists_become_object_arrays_and_text_arrays_object_arrays():
 @pytest.mark.parametrize("library", ["polars", "pyarrow"])
 def test_polars_and_arrow_tables_are_other_dataframes(library, mixed_frame):
     module = pytest.importorskip(library)
+    pytest.importorskip("pyarrow")  # polars' from_pandas and to_pandas need it
     table = (
         module.from_pandas(mixed_frame)
         if library == "polars"
@@ -167,6 +168,7 @@ def test_lists_and_text_arrays_are_encoded_like_the_numbers_they_hold():
 @pytest.mark.parametrize("library", ["polars", "pyarrow"])
 def test_polars_and_arrow_tables_are_encoded_like_pandas(library, mixed_frame):
     module = pytest.importorskip(library)
+    pytest.importorskip("pyarrow")  # polars' to_pandas needs it too
     table = (
         module.from_pandas(mixed_frame)
         if library == "polars"

@@ -1,6 +1,7 @@
 """The ``skssl-benchmark`` command line."""
 
 import argparse
+import importlib.util
 import json
 import sys
 import textwrap
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._estimator import resolve_device
+from skssl.training import resolve_device
+
 from ._data import (
     CC18_SUITE_ID,
     list_demo_datasets,
@@ -48,15 +50,23 @@ command to resume an interrupted run.
 To choose settings, use --validation: it fits on 75 % of each training part
 and scores the other 25 %, never reading the test rows; then compare the
 chosen settings once on the test splits.
+
+Needs the benchmark extra (openml, matplotlib, tqdm, pyarrow, skorch):
+pip install "skssl[benchmark]".
 """
 
 _METHODS_HELP = textwrap.fill(
-    f"methods: {', '.join(METHODS)}; lr=<value> (the SSL model at that "
-    "learning rate, also made by --learning-rates); ssl[key=value,...] and "
+    f"methods: {', '.join(METHODS)}; ssl[key=value,...] and "
     "ssl+raw[key=value,...] (those methods with ContrastiveVAETransformer "
-    "parameters, e.g. 'ssl[temperature=0.5,self_labeling=0.5]').",
+    "parameters, e.g. 'ssl[temperature=0.5,self_labeling=0.5]' or "
+    "'ssl[learning_rate=0.001]', which --learning-rates also makes).",
     width=79,
 )
+# What the benchmark commands import beyond skssl's own dependencies, all in
+# the "benchmark" extra; the speed benchmark runs without its skorch
+# reference when skorch is missing.
+EXTRA_INSTALL = 'pip install "skssl[benchmark]"'
+
 _EPILOG = f"""\
 {_METHODS_HELP}
 
@@ -103,7 +113,8 @@ def build_parser():
         type=float,
         default=[],
         metavar="LR",
-        help="also run the SSL model at these learning rates (methods lr=<LR>)",
+        help="also run the SSL model at these learning rates (the methods "
+        "ssl[learning_rate=LR])",
     )
     common.add_argument(
         "--seeds",
@@ -269,8 +280,36 @@ def _methods(args):
         args.methods or (DEMO_METHODS if args.command == "demo" else METHODS)
     )
     methods += [learning_rate_method(lr) for lr in args.learning_rates]
-    # "lr=0.0010" and "lr=1e-3" name the same method as "lr=0.001".
+    # "ssl[learning_rate=1e-3]" names the same method as --learning-rates 0.001.
     return list(dict.fromkeys(canonical_method_name(method) for method in methods))
+
+
+def _required_modules(args):
+    """The modules of the "benchmark" extra that ``args``' command imports."""
+    if args.command == "speed":
+        return []
+    if args.command == "report":
+        return ["matplotlib"]
+    required = ["matplotlib", "tqdm"]
+    if args.command == "cc18":
+        required.append("openml" if args.data_dir is None else "pyarrow")
+    return required
+
+
+def _missing_extra(args):
+    """One line naming the missing modules and the install command, or None."""
+    missing = [
+        name
+        for name in _required_modules(args)
+        if importlib.util.find_spec(name) is None
+    ]
+    if not missing:
+        return None
+    return (
+        f"skssl-benchmark: error: {args.command} needs {', '.join(missing)}, "
+        f"which {'is' if len(missing) == 1 else 'are'} not installed; install the "
+        f"benchmark extra: {EXTRA_INSTALL}"
+    )
 
 
 def _dataset_refs(args):
@@ -402,10 +441,15 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 1 when some evaluations failed, 2 on a usage error.
+        0 on success, 1 when some evaluations failed, 2 on a usage error or
+        when a package of the "benchmark" extra is missing.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    missing = _missing_extra(args)
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return 2
     if args.command == "report":
         return _rewrite_report(args)
     if args.command == "speed":

@@ -13,7 +13,11 @@ parallel worker processes know it too), e.g. a contrastive-loss variant::
 
 Settings can also be given in the method's name, for trying candidates
 without editing code: ``ssl[temperature=0.5,self_labeling=0.5]`` and
-``ssl+raw[...]`` are the SSL methods with those estimator parameters.
+``ssl+raw[...]`` are the SSL methods with those estimator parameters (a
+learning rate too: ``ssl[learning_rate=0.001]``). This is the only syntax for
+settings; names of the retired ``lr=<value>`` form, found in old results
+folders, are read as ``ssl[learning_rate=<value>]``
+(:func:`upgrade_method_name`).
 """
 
 import inspect
@@ -32,7 +36,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from .._estimator import ContrastiveVAETransformer
+from skssl import ContrastiveVAETransformer
 
 # Regularisation strengths the probe chooses from by inner cross-validation.
 PROBE_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
@@ -44,7 +48,9 @@ MAX_ONE_HOT_CATEGORIES = 64
 # HistGradientBoosting handles at most max_bins=255 categories per feature.
 MAX_HGB_CATEGORIES = 255
 
-_LEARNING_RATE_METHOD = re.compile(r"^lr=(?P<value>.+)$")
+# Method names of results folders written before the bracket syntax was the
+# only one: "lr=0.001" is "ssl[learning_rate=0.001]".
+_LEGACY_LEARNING_RATE_METHOD = re.compile(r"^lr=(?P<value>.+)$")
 _CONFIGURED_METHOD = re.compile(r"^(?P<base>ssl|ssl\+raw)\[(?P<settings>.*)\]$")
 
 
@@ -406,24 +412,52 @@ def learning_rate_method(learning_rate):
     """Name of the method that trains the SSL model at ``learning_rate``.
 
     >>> learning_rate_method(0.001)
-    'lr=0.001'
+    'ssl[learning_rate=0.001]'
     """
-    return f"lr={float(learning_rate):g}"
+    return configured_method_name("ssl", {"learning_rate": float(learning_rate)})
 
 
 def parse_learning_rate(method):
-    """The learning rate of an ``lr=<value>`` method, else None.
+    """The learning rate of ``ssl[learning_rate=<value>]``, else None.
 
-    >>> parse_learning_rate("lr=0.005"), parse_learning_rate("ssl")
+    Only the SSL model with its learning rate as the one setting counts:
+    methods that change other settings too compare more than the rate.
+
+    >>> parse_learning_rate("ssl[learning_rate=0.005]"), parse_learning_rate("ssl")
     (0.005, None)
+    >>> print(parse_learning_rate("ssl[learning_rate=1e-12,max_epochs=1]"))
+    None
     """
-    match = _LEARNING_RATE_METHOD.match(method)
-    if match is None:
-        return None
     try:
-        return float(match["value"])
+        base, settings = parse_configured_method(method)
     except ValueError:
         return None
+    value = settings.get("learning_rate")
+    if base != "ssl" or set(settings) != {"learning_rate"}:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def upgrade_method_name(name):
+    """The current name of a method stored under a retired name.
+
+    Results folders written before the bracket syntax was the only one name
+    learning-rate methods ``lr=<value>``; they are read as
+    ``ssl[learning_rate=<value>]``, so that old rows are summarised, plotted
+    and resumed under the current name. Other names are returned unchanged.
+
+    >>> upgrade_method_name("lr=1e-3"), upgrade_method_name("ssl")
+    ('ssl[learning_rate=0.001]', 'ssl')
+    """
+    match = _LEGACY_LEARNING_RATE_METHOD.match(str(name))
+    if match is None:
+        return name
+    try:
+        return learning_rate_method(float(match["value"]))
+    except ValueError:
+        return name
 
 
 def _split_top_level(text, separator=","):
@@ -447,8 +481,10 @@ def parse_configured_method(name):
     """Base method and estimator settings of ``ssl[...]`` / ``ssl+raw[...]``.
 
     Values are read as JSON (numbers, ``true``, ``null``, lists), anything
-    else as a string. The settings are checked against
-    :class:`ContrastiveVAETransformer`'s parameter constraints.
+    else as a string. The names are checked here against
+    :class:`ContrastiveVAETransformer`'s ``get_params()``; the values are
+    checked by the estimator's ``fit``, where a bad one (say
+    ``temperature=-1``) fails each evaluation with the estimator's message.
 
     Parameters
     ----------
@@ -463,7 +499,7 @@ def parse_configured_method(name):
     Raises
     ------
     ValueError
-        For a malformed setting, an unknown parameter or an invalid value.
+        For a malformed setting or an unknown parameter.
 
     Examples
     --------
@@ -490,8 +526,7 @@ def parse_configured_method(name):
         settings[key] = tuple(value) if isinstance(value, list) else value
     try:
         check_ssl_param_names(settings)
-        ContrastiveVAETransformer(**settings)._validate_params()
-    except (TypeError, ValueError) as exc:
+    except ValueError as exc:
         raise ValueError(f"Method {name!r}: {exc}") from exc
     return match["base"], settings
 
@@ -532,14 +567,13 @@ def configured_method_name(base, settings):
 
 
 def canonical_method_name(name):
-    """One name per method: ``lr=1e-3`` is ``lr=0.001``, settings sorted.
+    """One name per method: settings sorted, values as JSON writes them.
 
     >>> canonical_method_name("ssl[temperature=0.50, kl_weight=1]")
     'ssl[kl_weight=1,temperature=0.5]'
+    >>> canonical_method_name("ssl[learning_rate=1e-3]")
+    'ssl[learning_rate=0.001]'
     """
-    learning_rate = parse_learning_rate(name)
-    if learning_rate is not None:
-        return learning_rate_method(learning_rate)
     base, settings = parse_configured_method(name)
     if base is not None:
         return configured_method_name(base, settings)
@@ -552,10 +586,9 @@ def get_method(name):
     Parameters
     ----------
     name : str
-        A key of :data:`METHODS`; ``lr=<value>`` for the SSL model trained
-        at that learning rate; or ``ssl[key=value,...]`` /
+        A key of :data:`METHODS`, or ``ssl[key=value,...]`` /
         ``ssl+raw[key=value,...]`` for those methods with the given
-        estimator parameters.
+        estimator parameters (e.g. ``ssl[learning_rate=0.001]``).
 
     Returns
     -------
@@ -563,15 +596,15 @@ def get_method(name):
     """
     if name in METHODS:
         return METHODS[name]
-    learning_rate = parse_learning_rate(name)
-    if learning_rate is not None and learning_rate > 0:
-        return ssl_probe(learning_rate=learning_rate)
     base, settings = parse_configured_method(name)
     if base == "ssl":
         return ssl_probe(**settings)
     if base == "ssl+raw":
         return ssl_plus_raw_probe(**settings)
+    hint = ""
+    if _LEGACY_LEARNING_RATE_METHOD.match(name):
+        hint = " (a learning rate is set as ssl[learning_rate=<value>])"
     raise ValueError(
-        f"Unknown method {name!r}. Known: {', '.join(METHODS)}, lr=<value>, "
+        f"Unknown method {name!r}{hint}. Known: {', '.join(METHODS)}, "
         "ssl[key=value,...] or ssl+raw[key=value,...]."
     )

@@ -1,28 +1,38 @@
 """PNG figures of the results (matplotlib's Agg canvas, no pyplot state).
 
-Each figure is drawn only when the methods it compares were run.
+Each figure is drawn only when the methods it compares were run. matplotlib
+(the "benchmark" extra) is imported when a figure is drawn.
 """
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from ._methods import ABLATION_METHODS, OPTIMIZER_METHODS, parse_learning_rate
+from ._protocol import CURVE_TERMS
 from ._report import BASELINE, per_dataset_scores
 
-LOSS_TERMS = (
-    ("loss", "total"),
-    ("contrastive", "contrastive (InfoNCE)"),
-    ("reconstruction", "reconstruction"),
-    ("kl", "KL"),
-    ("validation", "validation (total)"),
-)
+# Panel titles of the loss curves, by term (the terms are those of
+# skssl.training.LOSS_TERMS and "validation"; a term without a title here is
+# titled by its name).
+CURVE_TITLES = {
+    "loss": "total",
+    "contrastive": "contrastive (InfoNCE)",
+    "reconstruction": "reconstruction",
+    "kl": "KL",
+    "validation": "validation (total)",
+}
 # Beyond this many datasets, per-dataset labels would hide the data.
 _MAX_LABELLED_DATASETS = 30
 
 
+def _figure(**kwargs):
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
 def _save(figure, path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     figure.savefig(path, dpi=120, bbox_inches="tight")
     return path
@@ -55,16 +65,18 @@ def plot_loss_curves(curves, path, method="ssl"):
     path : Path or None
         None when ``method`` has no stored curves.
     """
+    from matplotlib.ticker import MaxNLocator
+
     records = [record for record in curves if record["method"] == method]
     if not records:
         return None
     datasets = list(dict.fromkeys(record["dataset"] for record in records))
     terms = [
-        (key, title)
-        for key, title in LOSS_TERMS
+        (key, CURVE_TITLES.get(key, key))
+        for key in CURVE_TERMS
         if any(len(record.get(key) or []) for record in records)
     ]
-    figure = Figure(figsize=(4.2 * len(terms), 3.6), layout="constrained")
+    figure = _figure(figsize=(4.2 * len(terms), 3.6), layout="constrained")
     axes = figure.subplots(1, len(terms), squeeze=False)[0]
     for axis, (key, title) in zip(axes, terms):
         for dataset in datasets:
@@ -109,7 +121,7 @@ def plot_ssl_vs_raw(results, path, baseline=BASELINE):
     compared = [m for m in ("ssl", "ssl+raw") if m in scores.columns]
     if baseline not in scores.columns or not compared:
         return None
-    figure = Figure(figsize=(5.5, 5.5), layout="constrained")
+    figure = _figure(figsize=(5.5, 5.5), layout="constrained")
     axis = figure.subplots()
     markers = {"ssl": "o", "ssl+raw": "^"}
     values = [scores[baseline]]
@@ -188,7 +200,7 @@ def plot_method_bars(results, methods, path, title, labels=None, baseline=BASELI
     errors = 100 * complete[present].std(ddof=1) / np.sqrt(len(complete))
     errors = errors.fillna(0)
     labels = labels or {}
-    figure = Figure(figsize=(1.3 * len(present) + 2.5, 4), layout="constrained")
+    figure = _figure(figsize=(1.3 * len(present) + 2.5, 4), layout="constrained")
     axis = figure.subplots()
     positions = np.arange(len(present))
     axis.bar(positions, means, yerr=errors, capsize=4, color="tab:blue", alpha=0.8)
@@ -265,7 +277,7 @@ def write_figures(results, curves, output_dir):
             "Learning rates",
             labels={
                 "ssl": "default (ssl)",
-                **{m: m.removeprefix("lr=") for m in learning_rate_methods},
+                **{m: f"{parse_learning_rate(m):g}" for m in learning_rate_methods},
             },
         ),
     ]

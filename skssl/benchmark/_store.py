@@ -9,6 +9,10 @@
 Rows are appended and flushed as they finish, so a killed run loses at most
 the evaluations in flight. A line cut short by a kill is dropped on the next
 open.
+
+Method names are read in their current form: rows of the retired
+``lr=<value>`` methods (in folders written before the bracket syntax was the
+only one) read as ``ssl[learning_rate=<value>]``; the files are not rewritten.
 """
 
 import csv
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._methods import upgrade_method_name
 from ._protocol import result_key
 
 RESULT_COLUMNS = [
@@ -62,9 +67,12 @@ def _read_json_lines(path):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a killed run
+        if "method" in record:
+            record["method"] = upgrade_method_name(record["method"])
+        records.append(record)
     return records
 
 
@@ -151,6 +159,7 @@ class ResultStore:
         )
         results = results.dropna(subset=["accuracy", "seed"])
         results["seed"] = results["seed"].astype(int)
+        results["method"] = results["method"].map(upgrade_method_name)
         return results.drop_duplicates(KEY_COLUMNS, keep="last").reset_index(drop=True)
 
     def finished_keys(self):
