@@ -331,11 +331,10 @@ def test_learning_rate_methods_use_the_bracket_syntax():
 
 def test_curve_titles_cover_the_loss_terms_of_skssl_training():
     from skssl.benchmark._plots import CURVE_TITLES
-    from skssl.benchmark._protocol import CURVE_TERMS
-    from skssl.training import LOSS_TERMS
+    from skssl.training import CURVES, LOSS_TERMS
 
-    assert CURVE_TERMS == (*LOSS_TERMS, "validation")
-    assert set(CURVE_TITLES) == set(CURVE_TERMS)
+    assert CURVES == (*LOSS_TERMS, "validation")
+    assert set(CURVE_TITLES) == set(CURVES)
 
 
 def test_every_registered_method_runs_on_mixed_data_with_nan():

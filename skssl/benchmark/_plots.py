@@ -6,8 +6,9 @@ Each figure is drawn only when the methods it compares were run. matplotlib
 
 import numpy as np
 
+from skssl.training import CURVES
+
 from ._methods import ABLATION_METHODS, OPTIMIZER_METHODS, parse_learning_rate
-from ._protocol import CURVE_TERMS
 from ._report import BASELINE, per_dataset_scores
 
 # Panel titles of the loss curves, by term (the terms are those of
@@ -73,7 +74,7 @@ def plot_loss_curves(curves, path, method="ssl"):
     datasets = list(dict.fromkeys(record["dataset"] for record in records))
     terms = [
         (key, CURVE_TITLES.get(key, key))
-        for key in CURVE_TERMS
+        for key in CURVES
         if any(len(record.get(key) or []) for record in records)
     ]
     figure = _figure(figsize=(4.2 * len(terms), 3.6), layout="constrained")

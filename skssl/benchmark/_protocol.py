@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from skssl.training import LOSS_TERMS, curve_attribute
+from skssl.training import CURVES, curve_attribute
 
 from ._methods import MethodContext, find_ssl_transformer, get_method
 
@@ -34,9 +34,6 @@ TEST_SIZE = 0.2
 # Share of the training part held out for validation: 25 % of 80 % is 20 % of
 # the rows, the size of the test part.
 VALIDATION_SIZE = 0.25
-# The per-epoch curves stored for each SSL fit: the training loss terms, then
-# the validation loss (empty without early stopping).
-CURVE_TERMS = (*LOSS_TERMS, "validation")
 
 
 def holdout_split(y, seed, test_size=TEST_SIZE):
@@ -173,10 +170,10 @@ def _summarise_warnings(caught):
 
 
 def _loss_curves(transformer):
-    """Term -> per-epoch values of a fitted transformer, for each of CURVE_TERMS."""
+    """Term -> per-epoch values of a fitted transformer, for each of CURVES."""
     return {
         term: [float(v) for v in getattr(transformer, curve_attribute(term))]
-        for term in CURVE_TERMS
+        for term in CURVES
     }
 
 
