@@ -4,7 +4,7 @@ The reference (``data/behaviour_reference.npz``) was recorded before the
 training code was restructured; a change meant to keep behaviour must keep
 every array identical. Re-record only for a deliberate change of behaviour::
 
-    python tests/test_behaviour_reference.py --record
+    python -m tests.test_behaviour_reference --record
 """
 
 import sys
@@ -12,10 +12,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from skssl import ContrastiveVAETransformer
+from tests._helpers import make_mixed_frame
 
 REFERENCE = Path(__file__).parent / "data" / "behaviour_reference.npz"
 
@@ -53,23 +53,6 @@ CURVES = (
 )
 
 
-def mixed_table(n=150, seed=0):
-    """Numeric (with NaN), category, object (with None) and bool columns."""
-    rng = np.random.RandomState(seed)
-    frame = pd.DataFrame(
-        {
-            "age": rng.normal(40, 10, n),
-            "income": rng.lognormal(10, 1, n),
-            "city": pd.Categorical(rng.choice(["paris", "lyon", "nice"], n)),
-            "plan": rng.choice(["basic", "pro", "team"], n).astype(object),
-            "active": rng.rand(n) > 0.5,
-        }
-    )
-    frame.loc[rng.rand(n) < 0.1, "age"] = np.nan
-    frame.loc[rng.rand(n) < 0.1, "plan"] = None
-    return frame
-
-
 def _record_fitted(outputs, name, ssl, X):
     for curve in CURVES:
         outputs[f"{name}/{curve}"] = np.asarray(getattr(ssl, curve), dtype=float)
@@ -91,7 +74,7 @@ def _record_fitted(outputs, name, ssl, X):
 
 def compute_outputs():
     """Every recorded array, keyed ``case/quantity``."""
-    X = mixed_table()
+    X = make_mixed_frame(n=150)
     outputs = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
