@@ -107,6 +107,22 @@ class GaussianEncoder(nn.Module):
                 x, start = block, start + layer.out_features
         return out
 
+    def head_features(self, features):
+        """The input of a classification head: the input layer's output and
+        every hidden layer's activations, concatenated (the representation
+        of ``transform``, with the input kept beside it)."""
+        parts, x = [features], features
+        for layer in self.body:
+            x = layer(x)
+            if isinstance(layer, nn.ReLU):
+                parts.append(x)
+        return torch.cat(parts, dim=1), x
+
+    @property
+    def head_width(self):
+        """Columns of :meth:`head_features`."""
+        return self.input_layer.n_outputs + self.hidden_width
+
     def from_features(self, features, log_var_rows=slice(None)):
         """Posterior parameters from the input layer's output.
 
@@ -117,7 +133,11 @@ class GaussianEncoder(nn.Module):
         through the zero gradients of its rows, a backward matrix product of
         that layer for nothing.
         """
-        hidden = self.body(features)
+        return self.posterior(self.body(features), log_var_rows)
+
+    def posterior(self, hidden, log_var_rows=slice(None)):
+        """Posterior parameters from the last hidden layer's activations
+        (``log_var_rows`` as in :meth:`from_features`)."""
         if log_var_rows is None:
             return self.mean(hidden), None
         # Clamping keeps exp(log_var) finite in float32 early in training.
@@ -177,9 +197,13 @@ class ProjectionHead(nn.Module):
 
 
 class ContrastiveVAE(nn.Module):
-    """The encoder with its optional decoder (VAE branch) and projection head.
+    """The encoder with its optional decoder (VAE branch), projection head and
+    classification head.
 
     A branch whose loss weight is 0 is not built at all, so it costs nothing.
+    The classification head (``n_classes``, for the classifier) is linear in
+    the input layer's output and all hidden activations: a linear model of
+    the raw columns is one of the functions it can represent.
     """
 
     def __init__(
@@ -192,6 +216,7 @@ class ContrastiveVAE(nn.Module):
         projection_dim,
         with_decoder,
         with_projection,
+        n_classes=None,
     ):
         super().__init__()
         cardinalities = [int(c) for c in cardinalities]
@@ -208,6 +233,16 @@ class ContrastiveVAE(nn.Module):
         self.projection = (
             ProjectionHead(n_components, projection_dim) if with_projection else None
         )
+        # Built last, so that the other networks' initial weights do not
+        # depend on whether there is one.
+        self.classifier = (
+            nn.Linear(self.encoder.head_width, n_classes) if n_classes else None
+        )
+
+    def class_logits(self, numeric, observed, categorical):
+        """Logits of the classification head for rows of an encoded table."""
+        features = self.encoder.input_layer(numeric, observed, categorical)
+        return self.classifier(self.encoder.head_features(features)[0])
 
     def architecture(self):
         """The constructor arguments that shape the networks' parameters.
@@ -224,4 +259,7 @@ class ContrastiveVAE(nn.Module):
                 None if self.projection is None else self.projection.net[0].out_features
             ),
             "with_decoder": self.decoder is not None,
+            "n_classes": None
+            if self.classifier is None
+            else self.classifier.out_features,
         }

@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from . import losses
 from ._augment import corrupt
@@ -19,6 +20,9 @@ from ._training_data import Batch
 # returns them: the weighted total, then each branch's term. Curves, fitted
 # attributes, the benchmark's records and its plots all read this list.
 LOSS_TERMS = ("loss", "contrastive", "reconstruction", "kl")
+# The classifier's extra term: cross-entropy on labeled rows (plus the
+# consistency term on unlabeled ones), recorded after LOSS_TERMS.
+SUPERVISED_TERM = "supervised"
 
 
 def curve_attribute(term):
@@ -95,11 +99,35 @@ class Objective:
     corruption_rate: float
     noise_scale: float
     mixed_precision: bool
+    # The classifier's terms (0 for the transformer, which has no labels).
+    supervised_weight: float = 0.0
+    consistency_weight: float = 0.0
+    confidence_threshold: float = 1.0
+
+    @property
+    def terms(self):
+        """The names of the terms :meth:`batch_losses` returns, in order."""
+        if self.supervised_weight > 0:
+            return (*LOSS_TERMS, SUPERVISED_TERM)
+        return LOSS_TERMS
 
     @classmethod
     def from_params(cls, params, defaults):
-        """The objective of estimator parameters ``params`` (see above)."""
+        """The objective of estimator parameters ``params`` (see above).
+
+        The supervised parameters are read when present (the classifier's).
+        """
+        supervised = {
+            name: params[name]
+            for name in (
+                "supervised_weight",
+                "consistency_weight",
+                "confidence_threshold",
+            )
+            if name in params
+        }
         return cls(
+            **supervised,
             contrastive_weight=params["contrastive_weight"],
             vae_weight=params["vae_weight"],
             kl_weight=params["kl_weight"],
@@ -127,8 +155,9 @@ class Objective:
     def batch_losses(self, model, batch, pool, generator):
         """Loss terms for one minibatch, in the order of :data:`LOSS_TERMS`.
 
-        Returns a tensor ``[total, contrastive, reconstruction, kl]`` where
-        the reconstruction and KL entries are per-sample means (nats).
+        Returns a tensor ``[total, contrastive, reconstruction, kl]`` (and
+        ``supervised`` for the classifier) where the reconstruction and KL
+        entries are per-sample means (nats).
         Branches whose weight is 0 are skipped entirely and report 0. With
         ``mixed_precision`` the networks' matrix products run in bfloat16
         under autocast; the loss functions compute in float32 (see
@@ -157,7 +186,8 @@ class Objective:
                 self.augment(batch, pool, generator),
             ]
             views = list(inputs)
-        if self.vae_weight > 0:
+        supervised = self.supervised_weight > 0
+        if self.vae_weight > 0 or supervised:
             inputs.append(batch)
         stacked = _concat(inputs) if len(inputs) > 1 else inputs[0]
         features = model.encoder.input_layer(
@@ -165,7 +195,13 @@ class Objective:
         )
         # The log-variance only of the clean rows, the VAE's (the last n).
         clean_rows = slice(-n, None) if self.vae_weight > 0 else None
-        mean, log_var = model.encoder.from_features(features, log_var_rows=clean_rows)
+        if supervised:
+            head_input, hidden = model.encoder.head_features(features)
+            mean, log_var = model.encoder.posterior(hidden, log_var_rows=clean_rows)
+        else:
+            mean, log_var = model.encoder.from_features(
+                features, log_var_rows=clean_rows
+            )
         # No-op in float32; under autocast the reparametrisation and its noise
         # stay in float32.
         mean = mean.float()
@@ -194,7 +230,54 @@ class Objective:
             ).mean()
             kl = losses.gaussian_kl(mean, log_var).mean()
             total = total + self.vae_weight * self.vae_loss(reconstruction, kl, batch)
-        return torch.stack([total, contrastive, reconstruction, kl])
+        if not supervised:
+            return torch.stack([total, contrastive, reconstruction, kl])
+        logits = model.classifier(head_input).float()
+        supervised_loss = self._supervised_loss(logits, batch.labels, n)
+        total = total + self.supervised_weight * supervised_loss
+        return torch.stack([total, contrastive, reconstruction, kl, supervised_loss])
+
+    def _supervised_loss(self, logits, labels, n):
+        """Cross-entropy of the clean labeled rows, plus the consistency term.
+
+        ``logits`` are those of the stacked rows (the two views, when the
+        contrastive branch is on, then the clean rows, the last ``n``). Rows
+        are masked rather than selected, so no step waits on the host.
+
+        Consistency (FixMatch, arXiv 2001.07685): each unlabeled row whose
+        clean prediction is at least ``confidence_threshold`` confident gives
+        that class as the target of its two views.
+        """
+        clean = logits[-n:]
+        labeled = labels >= 0
+        per_row = F.cross_entropy(clean, labels.clamp(min=0), reduction="none")
+        loss = (per_row * labeled).sum() / labeled.sum().clamp(min=1)
+        if self.consistency_weight == 0 or logits.shape[0] == n:
+            return loss
+        confidence, guess = clean.detach().softmax(dim=1).max(dim=1)
+        confident = (~labeled & (confidence >= self.confidence_threshold)).float()
+        views = logits[: 2 * n].reshape(2, n, -1)
+        per_view = torch.stack(
+            [F.cross_entropy(view, guess, reduction="none") for view in views]
+        )
+        consistency = (per_view * confident).sum() / (2 * confident.sum()).clamp(min=1)
+        return loss + self.consistency_weight * consistency
+
+    @torch.no_grad()
+    def validation_loss(self, model, batch, pool, generator):
+        """The loss monitored on held-out rows: the total loss for the
+        transformer, the cross-entropy of the labels for the classifier."""
+        if self.supervised_weight == 0:
+            return self.batch_losses(model, batch, pool, generator)[0]
+        with torch.autocast(
+            batch.numeric.device.type,
+            dtype=torch.bfloat16,
+            enabled=self.mixed_precision,
+        ):
+            logits = model.class_logits(
+                batch.numeric, batch.observed, batch.categorical
+            )
+        return F.cross_entropy(logits.float(), batch.labels)
 
     def _momentum_mixup_loss(self, model, view1, view2, keys, generator):
         """Momentum mixup (arXiv 2106.14749): mixed queries against detached keys.

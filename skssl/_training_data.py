@@ -16,6 +16,9 @@ import torch
 
 from ._encoding import EncodedTable
 
+# The class index of a row without a label.
+UNLABELED = -1
+
 # Fraction of the device's free memory that training data may take; the rest
 # is for the networks, their activations and the optimiser.
 DEVICE_DATA_FRACTION = 0.5
@@ -34,13 +37,15 @@ class Batch:
     (False where the numeric entry was missing), ``categorical`` is int64 codes.
     ``complete`` is True when these rows are known to have no missing numeric
     entry (``observed`` all True), which lets the augmentation skip the mask;
-    False means unknown.
+    False means unknown. ``labels`` (the classifier's) are int64 class indices,
+    ``UNLABELED`` for rows without a label; None for the transformer.
     """
 
     numeric: torch.Tensor
     observed: torch.Tensor
     categorical: torch.Tensor
     complete: bool = False
+    labels: torch.Tensor = None
 
     @property
     def n_samples(self):
@@ -52,6 +57,7 @@ class Batch:
             self.observed[index],
             self.categorical[index],
             self.complete,
+            None if self.labels is None else self.labels[index],
         )
 
     def ordered_batches(self, batch_size):
@@ -91,18 +97,26 @@ class TrainingData(Batch):
         dtype=torch.float32,
         max_device_rows=None,
         chunk_bytes=STREAM_CHUNK_BYTES,
+        labels=None,
     ):
         """Device-resident data, or host-streamed when over ``max_device_rows``
-        (in chunks of at most ``chunk_bytes``)."""
+        (in chunks of at most ``chunk_bytes``). ``labels``: the rows' class
+        indices (int64, ``UNLABELED`` for none), or None."""
         if max_device_rows is not None and encoded.n_samples > max_device_rows:
             return HostStreamedData(
-                encoded, device, dtype, max_device_rows, chunk_bytes=chunk_bytes
+                encoded,
+                device,
+                dtype,
+                max_device_rows,
+                chunk_bytes=chunk_bytes,
+                labels=labels,
             )
         return cls(
             numeric=torch.as_tensor(encoded.numeric, dtype=dtype).to(device),
             observed=torch.as_tensor(encoded.observed).to(device),
             categorical=torch.as_tensor(encoded.categorical).to(device),
             complete=bool(encoded.observed.all()),
+            labels=None if labels is None else torch.as_tensor(labels).to(device),
         )
 
     @property
@@ -140,7 +154,13 @@ class HostStreamedData:
     """
 
     def __init__(
-        self, encoded, device, dtype, max_device_rows, chunk_bytes=STREAM_CHUNK_BYTES
+        self,
+        encoded,
+        device,
+        dtype,
+        max_device_rows,
+        chunk_bytes=STREAM_CHUNK_BYTES,
+        labels=None,
     ):
         self.device = torch.device(device)
         self.max_device_rows = max(1, int(max_device_rows))
@@ -149,6 +169,7 @@ class HostStreamedData:
         self.observed = torch.as_tensor(encoded.observed)
         self.categorical = torch.as_tensor(encoded.categorical)
         self.complete = bool(encoded.observed.all())
+        self.labels = None if labels is None else torch.as_tensor(labels)
         self._row_bytes = bytes_per_row(encoded, dtype)
         self._buffers = None  # two sets of host buffers, made on first use
 
@@ -158,7 +179,8 @@ class HostStreamedData:
 
     @property
     def _parts(self):
-        return self.numeric, self.observed, self.categorical
+        parts = self.numeric, self.observed, self.categorical
+        return parts if self.labels is None else (*parts, self.labels)
 
     def rows(self, index):
         """The rows ``index`` on the device (one gather and copy, no reuse)."""
@@ -172,7 +194,8 @@ class HostStreamedData:
             # Asynchronous only where an event guards the buffer's reuse.
             non_blocking = non_blocking and self.device.type == "cuda"
             parts = [part.to(self.device, non_blocking=non_blocking) for part in parts]
-        return Batch(*parts, complete=self.complete)
+        labels = parts[3] if len(parts) > 3 else None
+        return Batch(*parts[:3], complete=self.complete, labels=labels)
 
     def rows_per_chunk(self, batch_size):
         limit = min(

@@ -35,6 +35,7 @@ from ._objective import LOSS_TERMS, Objective, curve_attribute
 from ._optimizers import flat_optimizer, state_on_cpu
 from ._training_data import (
     STREAM_CHUNK_BYTES,
+    UNLABELED,
     HostStreamedData,
     RowReservoir,
     TrainingData,
@@ -79,6 +80,7 @@ class TrainingState:
 
     table_encoder: TabularEncoder
     model: ContrastiveVAE  # on the CPU between calls
+    # Loss term (and "validation") -> per-epoch values.
     curves: dict = field(default_factory=lambda: {name: [] for name in CURVES})
     fit_time: float = 0.0
     max_epochs: int = None  # the budget fit resolved; None for partial_fit alone
@@ -221,7 +223,7 @@ class TrainingRun:
 
     def _train_on(self, batches, optimizer):
         """Sums of the loss terms over ``batches``, weighted by their rows."""
-        sums = torch.zeros(len(LOSS_TERMS), device=self.pool.numeric.device)
+        sums = torch.zeros(len(self.objective.terms), device=self.pool.numeric.device)
         for batch in batches:
             sums += self.train_step(batch, optimizer) * batch.n_samples
         return sums
@@ -258,7 +260,8 @@ class TrainingRun:
         if not all(map(_finite, values)):
             raise FloatingPointError(
                 f"Training diverged at epoch {epoch}: the loss became "
-                f"{values[0]} (terms {dict(zip(LOSS_TERMS, values))}). Lower "
+                f"{values[0]} (terms {dict(zip(self.objective.terms, values))}). "
+                "Lower "
                 "learning_rate, raise temperature, or check the input for "
                 "extreme values."
             )
@@ -266,7 +269,8 @@ class TrainingRun:
 
     @torch.no_grad()
     def validation_loss(self, seed):
-        """Total loss on the held-out rows with a fixed augmentation seed.
+        """The monitored loss on the held-out rows (see
+        ``Objective.validation_loss``), with a fixed augmentation seed.
 
         Reusing the seed every epoch makes epochs comparable: the only thing
         that changes is the model.
@@ -274,8 +278,10 @@ class TrainingRun:
         generator = torch.Generator(device=self.pool.numeric.device).manual_seed(seed)
         sums = torch.zeros((), device=self.pool.numeric.device)
         for batch in self.validation.ordered_batches(max(self.batch_size, 2)):
-            terms = self.objective.batch_losses(self.model, batch, self.pool, generator)
-            sums += terms[0] * batch.n_samples
+            loss = self.objective.validation_loss(
+                self.model, batch, self.pool, generator
+            )
+            sums += loss * batch.n_samples
         return (sums / self.validation.n_samples).item()
 
     def epochs(
@@ -304,7 +310,7 @@ class TrainingRun:
         with self.optimizer(optimizer_state) as optimizer:
             for epoch in range(first, first + n_epochs):
                 values = self.train_epoch(optimizer, epoch)
-                for name, value in zip(LOSS_TERMS, values):
+                for name, value in zip(self.objective.terms, values):
                     curves[name].append(value)
                 monitored = values[0]
                 if self.validation is not None:
@@ -382,8 +388,9 @@ class TrainingSession:
         return cls(estimator.get_params(deep=False), defaults, **kwargs)
 
     # --------------------------------------------------------------- building
-    def build_model(self, table_encoder, seed):
-        """Fresh networks for the columns ``table_encoder`` produces."""
+    def build_model(self, table_encoder, seed, n_classes=None):
+        """Fresh networks for the columns ``table_encoder`` produces (with a
+        classification head for ``n_classes`` classes, for the classifier)."""
         params = self.params
         # Weight initialisation draws from torch's global RNG: fork it so the
         # caller's RNG state is left untouched, and seed it for reproducibility.
@@ -398,6 +405,7 @@ class TrainingSession:
                 projection_dim=params["projection_dim"],
                 with_decoder=params["vae_weight"] > 0,
                 with_projection=params["contrastive_weight"] > 0,
+                n_classes=n_classes,
             )
 
     def check_architecture(self, model):
@@ -439,22 +447,32 @@ class TrainingSession:
             return self.device_rows
         return device_row_limit(encoded, device)
 
-    def _data(self, encoded, device, max_device_rows):
+    def _data(self, encoded, device, max_device_rows, labels=None):
         return TrainingData.from_encoded(
             encoded,
             device,
             max_device_rows=max_device_rows,
             chunk_bytes=self.chunk_bytes,
+            labels=labels,
         )
 
+    def _new_curves(self):
+        return {name: [] for name in (*self.objective.terms, "validation")}
+
     # -------------------------------------------------------------------- fit
-    def fit(self, X, categorical_mask):
+    def fit(self, X, categorical_mask, labels=None, n_classes=None):
         """Train new networks on the validated table ``X``; a new state.
 
         With ``early_stopping``, ``validation_fraction`` of the rows are held
         out, training stops when their loss stops improving and the best
         weights are restored; otherwise it stops when the training loss
         stops improving, or after ``max_epochs``.
+
+        ``labels`` (the classifier's: class indices, ``UNLABELED`` for rows
+        without a label) train a classification head for ``n_classes``
+        classes beside the self-supervised objective, which uses every row.
+        Early stopping then holds out a stratified part of the labeled rows,
+        whose labels are hidden from training but whose values are not.
         """
         params = self.params
         device = resolve_device(params["device"])
@@ -465,14 +483,22 @@ class TrainingSession:
         # memory near one float32 copy of the table.
         encoded = table_encoder.transform(X, dtype=np.float32)
         train_rows, validation_rows = self._validation_split(
-            encoded.n_samples, seeds.sampling
+            encoded.n_samples, seeds.sampling, labels
         )
         max_device_rows = self._row_limit(encoded, device)
         n_pool = pool_rows(max_device_rows)
+        train_labels = labels
+        if labels is not None and validation_rows is not None:
+            train_labels = labels.copy()
+            train_labels[validation_rows] = UNLABELED
         if validation_rows is None:  # all rows, without a copy on the CPU
-            data, validation = self._data(encoded, device, max_device_rows), None
+            data = self._data(encoded, device, max_device_rows, labels)
+            validation = None
         else:
-            data = self._data(encoded.take(train_rows), device, max_device_rows)
+            if labels is None:
+                data = self._data(encoded.take(train_rows), device, max_device_rows)
+            else:  # every row trains; the validation rows' labels are hidden
+                data = self._data(encoded, device, max_device_rows, train_labels)
             validation_limit = max_device_rows
             if isinstance(data, HostStreamedData):
                 # Streamed chunks take up to half the budget and the marginal
@@ -480,15 +506,21 @@ class TrainingSession:
                 # if they fit in the last quarter.
                 validation_limit //= 4
             validation = self._data(
-                encoded.take(validation_rows), device, validation_limit
+                encoded.take(validation_rows),
+                device,
+                validation_limit,
+                None if labels is None else labels[validation_rows],
             )
         # Freed once split or moved to a GPU: training holds its own copies.
         del encoded
-        model = self.build_model(table_encoder, seeds.networks).to(device)
+        model = self.build_model(table_encoder, seeds.networks, n_classes)
+        model = model.to(device)
         generator = torch.Generator(device=device).manual_seed(seeds.stream)
         pool = data.marginal_pool(n_pool, generator)
         run = TrainingRun(self, model, data, pool, validation, generator, device)
-        state = TrainingState(table_encoder, model, device=str(device))
+        state = TrainingState(
+            table_encoder, model, curves=self._new_curves(), device=str(device)
+        )
         state.max_epochs = resolve_max_epochs(params["max_epochs"], data.n_samples)
         monitor = RepresentationMonitor(pool, self.objective, seeds.sampling)
         stopping = _EarlyStopping(
@@ -517,21 +549,33 @@ class TrainingSession:
             state.representation_history = monitor.history
         return self._finish(state, model, monitor)
 
-    def _validation_split(self, n_samples, seed):
+    def _validation_split(self, n_samples, seed, labels=None):
         """Training and validation row indices (validation None without
-        early stopping)."""
+        early stopping). With ``labels``, validation rows are drawn from the
+        labeled rows, stratified by class where every class has two."""
         params = self.params
         rows = np.arange(n_samples)
         if not params["early_stopping"]:
             return rows, None
         fraction = params["validation_fraction"]
-        n_validation = max(1, int(round(fraction * n_samples)))
-        if n_samples - n_validation < 2:
+        candidates = rows if labels is None else rows[labels != UNLABELED]
+        n_validation = max(1, int(round(fraction * len(candidates))))
+        if len(candidates) - n_validation < 2:
+            which = "rows" if labels is None else "labeled rows"
             raise ValueError(
                 f"early_stopping with validation_fraction={fraction} leaves fewer "
-                f"than 2 training rows out of {n_samples}."
+                f"than 2 training {which} out of {len(candidates)}."
             )
-        return train_test_split(rows, test_size=n_validation, random_state=seed)
+        stratify = None
+        if labels is not None:
+            counts = np.bincount(labels[candidates])
+            n_classes = np.count_nonzero(counts)
+            if counts[counts > 0].min() >= 2 and n_validation >= n_classes:
+                stratify = labels[candidates]
+        train, validation = train_test_split(
+            candidates, test_size=n_validation, random_state=seed, stratify=stratify
+        )
+        return train, validation
 
     def _finish(self, state, model, monitor):
         """Check the final representation for collapse; the model to the CPU."""

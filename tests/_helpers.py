@@ -101,8 +101,8 @@ class RecordingSession(TrainingSession):
         super().__init__(*args, **kwargs)
         self.data, self.pools = [], []
 
-    def _data(self, encoded, device, max_device_rows):
-        data = super()._data(encoded, device, max_device_rows)
+    def _data(self, encoded, device, max_device_rows, labels=None):
+        data = super()._data(encoded, device, max_device_rows, labels)
         self.data.append((encoded.n_samples, max_device_rows, type(data)))
         draw = data.marginal_pool
 

@@ -130,6 +130,7 @@ def test_architecture_lists_what_shapes_the_parameters():
         "n_components": 5,
         "projection_dim": 7,
         "with_decoder": True,
+        "n_classes": None,
     }
     bare = _model(with_decoder=False, with_projection=False, hidden_layer_sizes=[4])
     assert bare.decoder is None and bare.projection is None
@@ -138,7 +139,9 @@ def test_architecture_lists_what_shapes_the_parameters():
         "n_components": 5,
         "projection_dim": None,
         "with_decoder": False,
+        "n_classes": None,
     }
+    assert _model(n_classes=3).architecture()["n_classes"] == 3
     # The decoder mirrors the encoder.
     widths = [m.out_features for m in _model().decoder.body if isinstance(m, nn.Linear)]
     assert widths == [8, 16]
