@@ -7,12 +7,10 @@ attributes are read off the :class:`~skssl.training.TrainingState` that
 training returns.
 """
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
-import torch
 from sklearn.base import (
-    BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
@@ -22,11 +20,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import BaseContrastiveVAE
 from ._devices import resolve_device
 from ._inference import decode_rows, elbo_rows, output_width, transform_rows
-from ._input import validate_input
-from ._objective import CONTRASTIVE_VARIANTS
-from .training import CURVES, TrainingSession, curve_attribute
 
 
 def _vae_branch_fitted(estimator):
@@ -37,7 +33,7 @@ def _vae_branch_fitted(estimator):
 
 
 class ContrastiveVAETransformer(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseContrastiveVAE
 ):
     """Self-supervised tabular representation: contrastive learning + a VAE.
 
@@ -232,44 +228,8 @@ class ContrastiveVAETransformer(
     """
 
     _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
+        **BaseContrastiveVAE._parameter_constraints,
         "representation": [StrOptions({"hidden", "latent"})],
-        "projection_dim": [Interval(Integral, 1, None, closed="left")],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
-        "contrastive_weight": [Interval(Real, 0, None, closed="left")],
-        "contrastive_loss": [StrOptions(set(CONTRASTIVE_VARIANTS))],
-        "attraction_weight": [Interval(Real, 0, None, closed="left")],
-        "repulsion_weight": [Interval(Real, 0, None, closed="left")],
-        "renyi_alpha": [Interval(Real, 0, None, closed="neither")],
-        "self_labeling": [Interval(Real, 0, 1, closed="both")],
-        "momentum_mixup": [Interval(Real, 0, None, closed="left")],
-        "vae_weight": [Interval(Real, 0, None, closed="left")],
-        "kl_weight": [Interval(Real, 0, None, closed="left")],
-        "corruption_rate": [Interval(Real, 0, 1, closed="both")],
-        "noise_scale": [Interval(Real, 0, None, closed="left")],
-        "categorical_features": [StrOptions({"auto"}), None, "array-like"],
-        "max_categories": [Interval(Integral, 1, None, closed="left")],
-        "optimizer": [StrOptions({"adamw", "adam", "sgd"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "max_epochs": [
-            Interval(Integral, 1, None, closed="left"),
-            StrOptions({"auto"}),
-        ],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "device": [str, torch.device],
-        "mixed_precision": ["boolean"],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "monitor_representation": ["boolean"],
         "partial_fit_epochs": [Interval(Integral, 1, None, closed="left")],
     }
 
@@ -343,37 +303,6 @@ class ContrastiveVAETransformer(
         self.verbose = verbose
         self.monitor_representation = monitor_representation
         self.partial_fit_epochs = partial_fit_epochs
-
-    # ---------------------------------------------------------------- helpers
-    def _session(self):
-        return TrainingSession.from_estimator(self)
-
-    def _validate(self, X, reset):
-        mask = None if reset else self.table_encoder_.categorical_mask
-        return validate_input(self, X, reset=reset, categorical_mask=mask)
-
-    def _publish(self, state):
-        """Set the fitted attributes from the training ``state``."""
-        self._training_state = state
-        self.table_encoder_ = state.table_encoder
-        self.model_ = state.model
-        for name in CURVES:
-            setattr(self, curve_attribute(name), state.curves[name])
-        self.best_loss_ = state.best_loss
-        self.n_iter_ = state.n_epochs
-        self.fit_time_ = state.fit_time
-        self.device_ = state.device
-        self.effective_rank_ = state.effective_rank
-        optional = {
-            "max_epochs_": state.max_epochs,
-            "representation_history_": state.representation_history,
-        }
-        for name, value in optional.items():
-            if value is None:
-                self.__dict__.pop(name, None)  # not left over from an earlier fit
-            else:
-                setattr(self, name, value)
-        return self
 
     # -------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -530,8 +459,5 @@ class ContrastiveVAETransformer(
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
-        tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags

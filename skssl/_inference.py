@@ -108,6 +108,22 @@ def elbo_rows(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
     return scores
 
 
+def class_probabilities(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
+    """The classification head's class probabilities for each row of ``X``."""
+    model = inference_model(state.model, device)
+
+    def compute(numeric, observed, categorical, out):
+        logits = model.class_logits(numeric, observed, categorical)
+        return [logits.softmax(dim=1)]
+
+    load_chunk = _table_chunks(state.table_encoder, X, device)
+    width = model.classifier.out_features
+    (proba,) = map_chunks(
+        compute, load_chunk, X.shape[0], [((width,), np.float64)], device, chunk_rows
+    )
+    return proba
+
+
 def decode_rows(state, Z, device, chunk_rows=INFERENCE_CHUNK_ROWS):
     """Decoder means of numeric columns and most probable category codes."""
     model = inference_model(state.model, device)

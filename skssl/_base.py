@@ -1,0 +1,98 @@
+"""What the estimators share: parameter constraints, input, the fitted state."""
+
+from numbers import Integral, Real
+
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._input import validate_input
+from ._objective import CONTRASTIVE_VARIANTS
+from .training import TrainingSession, curve_attribute
+
+
+class BaseContrastiveVAE(BaseEstimator):
+    """Base class of :class:`~skssl.ContrastiveVAETransformer` and
+    :class:`~skssl.ContrastiveVAEClassifier`.
+
+    Holds the constraints of the parameters both have, the input validation
+    both use, and :meth:`_publish`, which sets the fitted attributes from
+    the :class:`~skssl.training.TrainingState` training returns.
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "projection_dim": [Interval(Integral, 1, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "contrastive_weight": [Interval(Real, 0, None, closed="left")],
+        "contrastive_loss": [StrOptions(set(CONTRASTIVE_VARIANTS))],
+        "attraction_weight": [Interval(Real, 0, None, closed="left")],
+        "repulsion_weight": [Interval(Real, 0, None, closed="left")],
+        "renyi_alpha": [Interval(Real, 0, None, closed="neither")],
+        "self_labeling": [Interval(Real, 0, 1, closed="both")],
+        "momentum_mixup": [Interval(Real, 0, None, closed="left")],
+        "vae_weight": [Interval(Real, 0, None, closed="left")],
+        "kl_weight": [Interval(Real, 0, None, closed="left")],
+        "corruption_rate": [Interval(Real, 0, 1, closed="both")],
+        "noise_scale": [Interval(Real, 0, None, closed="left")],
+        "categorical_features": [StrOptions({"auto"}), None, "array-like"],
+        "max_categories": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions({"adamw", "adam", "sgd"})],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "max_epochs": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "mixed_precision": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "monitor_representation": ["boolean"],
+    }
+
+    def _session(self):
+        return TrainingSession.from_estimator(self)
+
+    def _validate(self, X, reset):
+        mask = None if reset else self.table_encoder_.categorical_mask
+        return validate_input(self, X, reset=reset, categorical_mask=mask)
+
+    def _publish(self, state):
+        """Set the fitted attributes from the training ``state``."""
+        self._training_state = state
+        self.table_encoder_ = state.table_encoder
+        self.model_ = state.model
+        for name, curve in state.curves.items():
+            setattr(self, curve_attribute(name), curve)
+        self.best_loss_ = state.best_loss
+        self.n_iter_ = state.n_epochs
+        self.fit_time_ = state.fit_time
+        self.device_ = state.device
+        self.effective_rank_ = state.effective_rank
+        optional = {
+            "max_epochs_": state.max_epochs,
+            "representation_history_": state.representation_history,
+        }
+        for name, value in optional.items():
+            if value is None:
+                self.__dict__.pop(name, None)  # not left over from an earlier fit
+            else:
+                setattr(self, name, value)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.sparse = True
+        return tags

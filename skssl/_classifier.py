@@ -1,0 +1,388 @@
+"""The scikit-learn face of the semi-supervised :class:`ContrastiveVAEClassifier`."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ._base import BaseContrastiveVAE
+from ._devices import resolve_device
+from ._inference import class_probabilities
+from ._training_data import UNLABELED
+
+# The label of a row without one, as in sklearn.semi_supervised: -1, or the
+# string "-1" when the labels are strings.
+UNLABELED_MARKERS = (-1, "-1")
+
+
+def unlabeled_mask(y):
+    """Which entries of the label vector ``y`` mark unlabeled rows."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iuf":
+        return y == -1
+    return np.array([label in UNLABELED_MARKERS for label in y.tolist()], dtype=bool)
+
+
+class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
+    """Semi-supervised classifier: the transformer's self-supervised objective
+    on every row, and a classification head trained on the labeled ones.
+
+    One network is trained on
+
+    ``contrastive_weight * L_contrastive + vae_weight * L_VAE
+    + supervised_weight * L_supervised``
+
+    where the first two terms are those of
+    :class:`~skssl.ContrastiveVAETransformer` (InfoNCE between two SCARF
+    views, arXiv 2106.15147, and the VAE's negative ELBO, arXiv 2504.04032),
+    computed on all rows, labeled or not, and ``L_supervised`` is the
+    cross-entropy of the labeled rows under a linear head on the encoder's
+    input and hidden activations, plus ``consistency_weight`` times a
+    FixMatch consistency term (arXiv 2001.07685): an unlabeled row whose
+    prediction is at least ``confidence_threshold`` confident teaches that
+    class to its two augmented views. Training the encoder and the head
+    together is SCARF's fine-tuning of a contrastively trained encoder, with
+    the self-supervised terms kept on as a regulariser; because the head also
+    sees the encoded input, a linear model of the raw columns is among the
+    functions it can learn.
+
+    Labels follow :mod:`sklearn.semi_supervised`: rows whose label is -1 (the
+    string ``"-1"`` for string labels) are unlabeled. They shape the
+    representation and never appear in ``classes_``. With every row labeled
+    this is a supervised classifier.
+
+    Parameters
+    ----------
+    n_components : int, default=128
+        Dimension of the latent space.
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Widths of the encoder's hidden layers; the decoder mirrors them.
+    projection_dim : int, default=64
+        Output width of the contrastive projection head.
+    temperature : float, default=0.2
+        Temperature of the InfoNCE loss.
+    contrastive_weight : float, default=1.0
+        Weight of the contrastive loss; 0 switches that branch off.
+    contrastive_loss : {"infonce", "balanced", "renyi"}, default="infonce"
+        The contrastive objective, as for the transformer.
+    attraction_weight, repulsion_weight : float, default=1.0
+        Weights of ``contrastive_loss="balanced"``.
+    renyi_alpha : float, default=2.0
+        Order of ``contrastive_loss="renyi"``.
+    self_labeling : float in [0, 1], default=0.0
+        Self-labelling refinement of InfoNCE (arXiv 2106.14749).
+    momentum_mixup : float, default=0.0
+        Weight of the momentum-mixup loss (arXiv 2106.14749).
+    vae_weight : float, default=1.0
+        Weight of the VAE loss; 0 switches the decoder off.
+    kl_weight : float, default=0.1
+        beta on the KL term of the training ELBO.
+    supervised_weight : float, default=1.0
+        Weight of the supervised term (cross-entropy of the labeled rows plus
+        the consistency term).
+    consistency_weight : float, default=1.0
+        Weight, inside the supervised term, of the consistency of unlabeled
+        rows' views with their confident predictions. 0 switches it off.
+    confidence_threshold : float in (0, 1], default=0.95
+        Smallest predicted probability for which an unlabeled row's
+        prediction is taken as its views' target.
+    corruption_rate : float, default=0.3
+        Fraction of each row's columns replaced by SCARF corruption.
+    noise_scale : float, default=0.1
+        Gaussian noise on numeric columns of the views, in standard units.
+    categorical_features : "auto", None or array-like, default="auto"
+        Which columns are categorical, as for the transformer.
+    max_categories : int, default=64
+        Most frequent categories kept per categorical column.
+    optimizer : {"adamw", "adam", "sgd"}, default="adamw"
+    learning_rate : float, default=0.002
+    weight_decay : float, default=1e-4
+    batch_size : int, default=256
+        Rows per minibatch, labeled and unlabeled alike.
+    max_epochs : int or "auto", default="auto"
+        Most passes over the rows; "auto" as for the transformer.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the labeled rows (stratified; the
+        rows still train the self-supervised terms, without their labels),
+        stop when their cross-entropy stops improving and restore the best
+        weights. Otherwise stop when the training loss stops improving.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+    device : str or torch.device, default="auto"
+        "auto" trains on CUDA when available, else on the CPU; the fitted
+        model is kept on the CPU.
+    mixed_precision : bool, default=False
+        Train the networks' matrix products in bfloat16.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, minibatches, augmentations and the validation
+        split. Global RNGs are never used or changed.
+    verbose : int, default=0
+        Print the losses after every epoch.
+    monitor_representation : bool, default=False
+        Record alignment, uniformity and effective rank after every epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (never the unlabeled marker).
+    model_ : torch.nn.Module
+        The trained networks (on the CPU).
+    table_encoder_ : object
+        The learned column encoding.
+    loss_curve_ : list of float
+        Total training loss per epoch.
+    contrastive_loss_curve_, reconstruction_loss_curve_, kl_loss_curve_, \
+supervised_loss_curve_ : list of float
+        The loss terms per epoch.
+    validation_loss_curve_ : list of float
+        Cross-entropy of the held-out labeled rows per epoch (empty without
+        early stopping).
+    best_loss_ : float
+        Best monitored (validation or training) loss.
+    n_iter_ : int
+        Epochs run.
+    max_epochs_ : int
+        The epoch budget used.
+    fit_time_ : float
+        Seconds spent in the training loop.
+    device_ : str
+        The device training ran on.
+    effective_rank_ : float
+        Effective rank of the final posterior means (see the transformer).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined only when X has string column names.
+
+    See Also
+    --------
+    ContrastiveVAETransformer : The self-supervised representation alone.
+    sklearn.semi_supervised.SelfTrainingClassifier : Self-training around any
+        classifier.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_moons
+    >>> from skssl import ContrastiveVAEClassifier
+    >>> X, y = make_moons(300, noise=0.1, random_state=0)
+    >>> y_partial = np.where(np.arange(300) < 20, y, -1)  # 20 labels, 280 not
+    >>> clf = ContrastiveVAEClassifier(
+    ...     hidden_layer_sizes=(32, 32), max_epochs=20, random_state=0
+    ... ).fit(X, y_partial)
+    >>> clf.classes_.tolist()
+    [0, 1]
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints = {
+        **BaseContrastiveVAE._parameter_constraints,
+        "supervised_weight": [Interval(Real, 0, None, closed="neither")],
+        "consistency_weight": [Interval(Real, 0, None, closed="left")],
+        "confidence_threshold": [Interval(Real, 0, 1, closed="right")],
+    }
+
+    def __init__(
+        self,
+        n_components=128,
+        *,
+        hidden_layer_sizes=(256, 256),
+        projection_dim=64,
+        temperature=0.2,
+        contrastive_weight=1.0,
+        contrastive_loss="infonce",
+        attraction_weight=1.0,
+        repulsion_weight=1.0,
+        renyi_alpha=2.0,
+        self_labeling=0.0,
+        momentum_mixup=0.0,
+        vae_weight=1.0,
+        kl_weight=0.1,
+        supervised_weight=1.0,
+        consistency_weight=1.0,
+        confidence_threshold=0.95,
+        corruption_rate=0.3,
+        noise_scale=0.1,
+        categorical_features="auto",
+        max_categories=64,
+        optimizer="adamw",
+        learning_rate=0.002,
+        weight_decay=1e-4,
+        batch_size=256,
+        max_epochs="auto",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="auto",
+        mixed_precision=False,
+        random_state=None,
+        verbose=0,
+        monitor_representation=False,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.projection_dim = projection_dim
+        self.temperature = temperature
+        self.contrastive_weight = contrastive_weight
+        self.contrastive_loss = contrastive_loss
+        self.attraction_weight = attraction_weight
+        self.repulsion_weight = repulsion_weight
+        self.renyi_alpha = renyi_alpha
+        self.self_labeling = self_labeling
+        self.momentum_mixup = momentum_mixup
+        self.vae_weight = vae_weight
+        self.kl_weight = kl_weight
+        self.supervised_weight = supervised_weight
+        self.consistency_weight = consistency_weight
+        self.confidence_threshold = confidence_threshold
+        self.corruption_rate = corruption_rate
+        self.noise_scale = noise_scale
+        self.categorical_features = categorical_features
+        self.max_categories = max_categories
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.mixed_precision = mixed_precision
+        self.random_state = random_state
+        self.verbose = verbose
+        self.monitor_representation = monitor_representation
+
+    def _encode_labels(self, y, n_samples):
+        """Class indices of ``y`` (``UNLABELED`` for unlabeled rows); sets
+        ``classes_``."""
+        y = column_or_1d(y, warn=True)
+        if len(y) != n_samples:
+            raise ValueError(
+                f"X has {n_samples} rows but y has {len(y)} labels; give one "
+                "label per row (-1 for unlabeled rows)."
+            )
+        unlabeled = unlabeled_mask(y)
+        labeled = y[~unlabeled]
+        if len(labeled) == 0:
+            raise ValueError(
+                "y has no labeled row: every label is the unlabeled marker -1. "
+                "Label some rows, or use ContrastiveVAETransformer without labels."
+            )
+        check_classification_targets(labeled)
+        self.classes_, codes = np.unique(labeled, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                "The labeled rows hold a single class "
+                f"({self.classes_[0]!r}); a classifier needs at least 2 classes."
+            )
+        labels = np.full(n_samples, UNLABELED, dtype=np.int64)
+        labels[~unlabeled] = codes
+        return labels
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train on every row of ``X`` and on the labels of the labeled ones.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Training rows, labeled and unlabeled. NaN marks missing values.
+        y : array-like of shape (n_samples,)
+            Class labels; -1 (or ``"-1"`` for string labels) marks an
+            unlabeled row.
+
+        Returns
+        -------
+        self : object
+            Fitted classifier.
+        """
+        session = self._session()
+        X, mask = self._validate(X, reset=True)
+        labels = self._encode_labels(y, X.shape[0])
+        state = session.fit(X, mask, labels=labels, n_classes=len(self.classes_))
+        return self._publish(state)
+
+    def predict_proba(self, X):
+        """Class probabilities of each row.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        check_is_fitted(self)
+        X, _ = self._validate(X, reset=False)
+        device = resolve_device(self.device)
+        return class_probabilities(self._training_state, X, device)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on the labeled rows of ``(X, y)``; unlabeled rows are ignored.
+
+        In a cross-validation split of semi-supervised data, rows labeled -1
+        are neither right nor wrong, so they do not count: this is the score
+        ``GridSearchCV`` uses by default. (A string scorer such as
+        ``scoring="accuracy"`` would count them as errors.)
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+            NaN when no row of ``y`` is labeled.
+        """
+        y = column_or_1d(y)
+        labeled = ~unlabeled_mask(y)
+        if not labeled.any():
+            return float("nan")
+        rows = np.flatnonzero(labeled)
+        X_labeled = X.iloc[rows] if hasattr(X, "iloc") else _take_rows(X, rows)
+        weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        return super().score(X_labeled, y[rows], sample_weight=weight)
+
+
+def _take_rows(X, rows):
+    if hasattr(X, "shape"):
+        return X[rows]
+    return [X[i] for i in rows]
