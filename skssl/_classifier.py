@@ -13,17 +13,26 @@ from ._devices import resolve_device
 from ._inference import class_probabilities
 from ._training_data import UNLABELED
 
-# The label of a row without one, as in sklearn.semi_supervised: -1, or the
-# string "-1" when the labels are strings.
-UNLABELED_MARKERS = (-1, "-1")
 
+def unlabeled_mask(y, unlabeled_label):
+    """Which entries of the label vector ``y`` mark unlabeled rows.
 
-def unlabeled_mask(y):
-    """Which entries of the label vector ``y`` mark unlabeled rows."""
+    An entry is unlabeled when it equals ``unlabeled_label``, or, for string
+    or object labels, when its text does (``-1`` matches ``"-1"``). None
+    marks no row.
+    """
     y = np.asarray(y)
-    if y.dtype.kind in "iuf":
-        return y == -1
-    return np.array([label in UNLABELED_MARKERS for label in y.tolist()], dtype=bool)
+    if unlabeled_label is None:
+        return np.zeros(len(y), dtype=bool)
+    if y.dtype.kind in "biuf":
+        if not isinstance(unlabeled_label, Real):
+            return np.zeros(len(y), dtype=bool)
+        return y == unlabeled_label
+    marker = str(unlabeled_label)
+    return np.array(
+        [label == unlabeled_label or str(label) == marker for label in y.tolist()],
+        dtype=bool,
+    )
 
 
 class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
@@ -49,10 +58,10 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
     sees the encoded input, a linear model of the raw columns is among the
     functions it can learn.
 
-    Labels follow :mod:`sklearn.semi_supervised`: rows whose label is -1 (the
-    string ``"-1"`` for string labels) are unlabeled. They shape the
-    representation and never appear in ``classes_``. With every row labeled
-    this is a supervised classifier.
+    Labels follow :mod:`sklearn.semi_supervised`: rows whose label is
+    ``unlabeled_label`` (-1; the string ``"-1"`` for string labels) are
+    unlabeled. They shape the representation and never appear in
+    ``classes_``. With every row labeled this is a supervised classifier.
 
     Parameters
     ----------
@@ -89,6 +98,10 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
     confidence_threshold : float in (0, 1], default=0.95
         Smallest predicted probability for which an unlabeled row's
         prediction is taken as its views' target.
+    unlabeled_label : int, str or None, default=-1
+        The label that marks a row as unlabeled (its text too, for string
+        labels). None: every row is labeled, for data whose classes include
+        -1 (e.g. labels -1 and 1).
     corruption_rate : float, default=0.3
         Fraction of each row's columns replaced by SCARF corruption.
     noise_scale : float, default=0.1
@@ -184,6 +197,7 @@ supervised_loss_curve_ : list of float
         "supervised_weight": [Interval(Real, 0, None, closed="neither")],
         "consistency_weight": [Interval(Real, 0, None, closed="left")],
         "confidence_threshold": [Interval(Real, 0, 1, closed="right")],
+        "unlabeled_label": [Real, str, None],
     }
 
     def __init__(
@@ -205,6 +219,7 @@ supervised_loss_curve_ : list of float
         supervised_weight=1.0,
         consistency_weight=1.0,
         confidence_threshold=0.95,
+        unlabeled_label=-1,
         corruption_rate=0.3,
         noise_scale=0.1,
         categorical_features="auto",
@@ -240,6 +255,7 @@ supervised_loss_curve_ : list of float
         self.supervised_weight = supervised_weight
         self.consistency_weight = consistency_weight
         self.confidence_threshold = confidence_threshold
+        self.unlabeled_label = unlabeled_label
         self.corruption_rate = corruption_rate
         self.noise_scale = noise_scale
         self.categorical_features = categorical_features
@@ -268,12 +284,13 @@ supervised_loss_curve_ : list of float
                 f"X has {n_samples} rows but y has {len(y)} labels; give one "
                 "label per row (-1 for unlabeled rows)."
             )
-        unlabeled = unlabeled_mask(y)
+        unlabeled = unlabeled_mask(y, self.unlabeled_label)
         labeled = y[~unlabeled]
         if len(labeled) == 0:
             raise ValueError(
-                "y has no labeled row: every label is the unlabeled marker -1. "
-                "Label some rows, or use ContrastiveVAETransformer without labels."
+                "y has no labeled row: every label is the unlabeled marker "
+                f"unlabeled_label={self.unlabeled_label!r}. Label some rows, or "
+                "use ContrastiveVAETransformer without labels."
             )
         check_classification_targets(labeled)
         self.classes_, codes = np.unique(labeled, return_inverse=True)
@@ -295,8 +312,8 @@ supervised_loss_curve_ : list of float
         X : {array-like, DataFrame} of shape (n_samples, n_features)
             Training rows, labeled and unlabeled. NaN marks missing values.
         y : array-like of shape (n_samples,)
-            Class labels; -1 (or ``"-1"`` for string labels) marks an
-            unlabeled row.
+            Class labels; ``unlabeled_label`` (-1, or ``"-1"`` for string
+            labels) marks an unlabeled row.
 
         Returns
         -------
@@ -351,6 +368,7 @@ supervised_loss_curve_ : list of float
         -------
         y_pred : ndarray of shape (n_samples,)
         """
+        check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def score(self, X, y, sample_weight=None):
@@ -373,7 +391,7 @@ supervised_loss_curve_ : list of float
             NaN when no row of ``y`` is labeled.
         """
         y = column_or_1d(y)
-        labeled = ~unlabeled_mask(y)
+        labeled = ~unlabeled_mask(y, self.unlabeled_label)
         if not labeled.any():
             return float("nan")
         rows = np.flatnonzero(labeled)

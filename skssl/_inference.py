@@ -117,7 +117,7 @@ def class_probabilities(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
         return [logits.softmax(dim=1)]
 
     load_chunk = _table_chunks(state.table_encoder, X, device)
-    width = model.classifier.out_features
+    width = model.classifier.n_classes
     (proba,) = map_chunks(
         compute, load_chunk, X.shape[0], [((width,), np.float64)], device, chunk_rows
     )

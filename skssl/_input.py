@@ -64,9 +64,10 @@ def validate_input(estimator, X, reset, categorical_mask=None):
     has_categorical = categorical_mask is not None and categorical_mask.any()
 
     if not has_categorical:
-        return _validate_numeric(estimator, X, reset, is_frame, min_samples), (
-            categorical_mask
-        )
+        X = _validate_numeric(estimator, X, reset, is_frame, min_samples)
+        if categorical_mask is None:  # array-likes without a shape until now
+            categorical_mask = np.zeros(X.shape[1], dtype=bool)
+        return X, categorical_mask
     if sparse.issparse(X):
         raise TypeError(
             "A sparse X can only hold numeric columns; categorical_features "

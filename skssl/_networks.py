@@ -107,21 +107,15 @@ class GaussianEncoder(nn.Module):
                 x, start = block, start + layer.out_features
         return out
 
-    def head_features(self, features):
-        """The input of a classification head: the input layer's output and
-        every hidden layer's activations, concatenated (the representation
-        of ``transform``, with the input kept beside it)."""
-        parts, x = [features], features
+    def hidden_layers(self, features):
+        """Every hidden layer's activations, concatenated, and the last one's
+        (with gradients, for the classification head)."""
+        parts, x = [], features
         for layer in self.body:
             x = layer(x)
             if isinstance(layer, nn.ReLU):
                 parts.append(x)
-        return torch.cat(parts, dim=1), x
-
-    @property
-    def head_width(self):
-        """Columns of :meth:`head_features`."""
-        return self.input_layer.n_outputs + self.hidden_width
+        return torch.cat(parts, dim=1) if len(parts) > 1 else x, x
 
     def from_features(self, features, log_var_rows=slice(None)):
         """Posterior parameters from the input layer's output.
@@ -181,6 +175,43 @@ class Decoder(nn.Module):
         return numeric, logits
 
 
+class ClassificationHead(nn.Module):
+    """Class logits, linear in the raw columns and in every hidden activation.
+
+    The raw columns enter as the input layer's numeric values and missing
+    flags, and categorical columns one-hot (a per-category weight vector,
+    looked up: the same as a linear layer on the one-hot codes, without
+    materialising them). A linear model of the input, what a logistic
+    regression on one-hot features fits, is therefore one of the functions
+    the head represents; the hidden activations add what the
+    self-supervised encoder learned. The one-hot weights start at zero.
+    """
+
+    def __init__(self, input_layer, hidden_width, cardinalities, n_classes):
+        super().__init__()
+        self.n_dense_inputs = input_layer.n_numeric + len(
+            input_layer.missing_indicator_index
+        )
+        self.dense = nn.Linear(self.n_dense_inputs + hidden_width, n_classes)
+        self.n_categorical = len(cardinalities)
+        if self.n_categorical:
+            self.register_buffer("offsets", input_layer.offsets.clone())
+            self.one_hot = nn.Embedding(int(sum(cardinalities)), n_classes)
+            nn.init.zeros_(self.one_hot.weight)
+
+    @property
+    def n_classes(self):
+        return self.dense.out_features
+
+    def forward(self, features, hidden, categorical):
+        dense = torch.cat([features[:, : self.n_dense_inputs], hidden], dim=1)
+        logits = self.dense(dense)
+        if self.n_categorical:
+            weights = self.one_hot(categorical + self.offsets)
+            logits = logits + weights.sum(dim=1).to(logits.dtype)
+        return logits
+
+
 class ProjectionHead(nn.Module):
     """Two-layer MLP on the latent mean; the contrastive loss is applied here."""
 
@@ -201,9 +232,8 @@ class ContrastiveVAE(nn.Module):
     classification head.
 
     A branch whose loss weight is 0 is not built at all, so it costs nothing.
-    The classification head (``n_classes``, for the classifier) is linear in
-    the input layer's output and all hidden activations: a linear model of
-    the raw columns is one of the functions it can represent.
+    The classification head (``n_classes``, for the classifier) is a
+    :class:`ClassificationHead`.
     """
 
     def __init__(
@@ -236,13 +266,21 @@ class ContrastiveVAE(nn.Module):
         # Built last, so that the other networks' initial weights do not
         # depend on whether there is one.
         self.classifier = (
-            nn.Linear(self.encoder.head_width, n_classes) if n_classes else None
+            ClassificationHead(
+                self.encoder.input_layer,
+                self.encoder.hidden_width,
+                cardinalities,
+                n_classes,
+            )
+            if n_classes
+            else None
         )
 
     def class_logits(self, numeric, observed, categorical):
         """Logits of the classification head for rows of an encoded table."""
         features = self.encoder.input_layer(numeric, observed, categorical)
-        return self.classifier(self.encoder.head_features(features)[0])
+        hidden = self.encoder.hidden_layers(features)[0]
+        return self.classifier(features, hidden, categorical)
 
     def architecture(self):
         """The constructor arguments that shape the networks' parameters.
@@ -259,7 +297,5 @@ class ContrastiveVAE(nn.Module):
                 None if self.projection is None else self.projection.net[0].out_features
             ),
             "with_decoder": self.decoder is not None,
-            "n_classes": None
-            if self.classifier is None
-            else self.classifier.out_features,
+            "n_classes": None if self.classifier is None else self.classifier.n_classes,
         }

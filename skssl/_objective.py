@@ -196,8 +196,8 @@ class Objective:
         # The log-variance only of the clean rows, the VAE's (the last n).
         clean_rows = slice(-n, None) if self.vae_weight > 0 else None
         if supervised:
-            head_input, hidden = model.encoder.head_features(features)
-            mean, log_var = model.encoder.posterior(hidden, log_var_rows=clean_rows)
+            hidden, last = model.encoder.hidden_layers(features)
+            mean, log_var = model.encoder.posterior(last, log_var_rows=clean_rows)
         else:
             mean, log_var = model.encoder.from_features(
                 features, log_var_rows=clean_rows
@@ -232,7 +232,7 @@ class Objective:
             total = total + self.vae_weight * self.vae_loss(reconstruction, kl, batch)
         if not supervised:
             return torch.stack([total, contrastive, reconstruction, kl])
-        logits = model.classifier(head_input).float()
+        logits = model.classifier(features, hidden, stacked.categorical).float()
         supervised_loss = self._supervised_loss(logits, batch.labels, n)
         total = total + self.supervised_weight * supervised_loss
         return torch.stack([total, contrastive, reconstruction, kl, supervised_loss])

@@ -19,15 +19,32 @@ from ._data import (
     select_datasets,
 )
 from ._methods import (
+    LABEL_FRACTION_METHODS,
     METHODS,
+    SEMI_SUPERVISED_METHODS,
     canonical_method_name,
     check_ssl_param_names,
     learning_rate_method,
 )
 from ._plots import write_figures
-from ._protocol import HOLDOUT, OPENML, SPLITS, VALIDATION, result_key
+from ._protocol import (
+    ALL_LABELS,
+    HOLDOUT,
+    MIN_LABELED_PER_CLASS,
+    OPENML,
+    SPLITS,
+    VALIDATION,
+    fraction_key,
+    result_key,
+)
 from ._report import summary_text, write_summary
-from ._runner import BenchmarkConfig, pending_tasks, run_benchmark
+from ._runner import (
+    BenchmarkConfig,
+    count_evaluations,
+    label_fractions,
+    pending_tasks,
+    run_benchmark,
+)
 from ._speed import DEFAULT_COLUMNS, DEFAULT_ROWS, run_speed
 from ._store import ResultStore
 
@@ -51,6 +68,14 @@ To choose settings, use --validation: it fits on 75 % of each training part
 and scores the other 25 %, never reading the test rows; then compare the
 chosen settings once on the test splits.
 
+--label-fraction F [F ...] hides labels: per split only a stratified share F
+of the training rows keeps its label (at least 3 per class), the same rows
+for every method. Steps that use no labels (encodings, the SSL transformer,
+fitted once for all fractions) still see every training row, supervised
+steps the labeled ones; semi-supervised methods (self-training,
+label-spreading, classifier) get every training row with the others'
+labels hidden. The scored rows are those of the protocol without it (F = 1).
+
 Needs the benchmark extra (openml, matplotlib, tqdm, pyarrow, skorch):
 pip install "skssl[benchmark]".
 """
@@ -59,7 +84,9 @@ _METHODS_HELP = textwrap.fill(
     f"methods: {', '.join(METHODS)}; ssl[key=value,...] and "
     "ssl+raw[key=value,...] (those methods with ContrastiveVAETransformer "
     "parameters, e.g. 'ssl[temperature=0.5,self_labeling=0.5]' or "
-    "'ssl[learning_rate=0.001]', which --learning-rates also makes).",
+    "'ssl[learning_rate=0.001]', which --learning-rates also makes); "
+    "classifier[key=value,...] (ContrastiveVAEClassifier parameters, e.g. "
+    "'classifier[supervised_weight=0.5]').",
     width=79,
 )
 # What the benchmark commands import beyond skssl's own dependencies, all in
@@ -77,9 +104,20 @@ examples:
   skssl-benchmark cc18 --methods ssl --learning-rates 0.001 0.002 0.003 0.005
   skssl-benchmark demo --methods raw ssl --ssl-params '{{"max_epochs": 50}}'
   skssl-benchmark cc18 --validation --methods raw ssl 'ssl[temperature=0.5]'
+  skssl-benchmark cc18 --data-dir DIR --label-fraction 0.05 0.1 0.25 1
   skssl-benchmark report --output benchmark_results
   skssl-benchmark speed --rows 20000 --columns 50 --batch-sizes 256 1024
 """
+
+
+def _label_fraction(text):
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return fraction_key(value)
 
 
 def _json_object(text):
@@ -104,8 +142,9 @@ def build_parser():
         "--methods",
         nargs="+",
         metavar="METHOD",
-        help="methods to run (default: all registered methods for cc18; "
-        f"{' '.join(DEMO_METHODS)} for demo)",
+        help="methods to run (default: the registered methods but "
+        f"{' '.join(SEMI_SUPERVISED_METHODS)} for cc18; {' '.join(DEMO_METHODS)} "
+        f"for demo; with --label-fraction, {' '.join(LABEL_FRACTION_METHODS)})",
     )
     common.add_argument(
         "--learning-rates",
@@ -138,6 +177,17 @@ def build_parser():
         action="store_true",
         help="score on a validation part of each training part (25 %%) instead "
         "of the test part, which is not read: for choosing settings",
+    )
+    common.add_argument(
+        "--label-fraction",
+        nargs="+",
+        type=_label_fraction,
+        metavar="F",
+        help="the label-fraction protocol: supervised steps see only this "
+        "share of the training labels (stratified, at least "
+        f"{MIN_LABELED_PER_CLASS} per class, the same rows for every method), "
+        "label-free steps all training rows; e.g. 0.05 0.1 0.25 1 (default: 1, "
+        "every label)",
     )
     common.add_argument(
         "--n-jobs",
@@ -274,11 +324,18 @@ def build_parser():
     return parser
 
 
+def _default_methods(args):
+    """The methods run when --methods is not given."""
+    if args.label_fraction:
+        return list(LABEL_FRACTION_METHODS)
+    if args.command == "demo":
+        return list(DEMO_METHODS)
+    return [method for method in METHODS if method not in SEMI_SUPERVISED_METHODS]
+
+
 def _methods(args):
     """Requested methods, learning rates included, each named once."""
-    methods = list(
-        args.methods or (DEMO_METHODS if args.command == "demo" else METHODS)
-    )
+    methods = list(args.methods or _default_methods(args))
     methods += [learning_rate_method(lr) for lr in args.learning_rates]
     # "ssl[learning_rate=1e-3]" names the same method as --learning-rates 0.001.
     return list(dict.fromkeys(canonical_method_name(method) for method in methods))
@@ -374,7 +431,7 @@ def _check_args(args, parser):
         parser.error(f"--ssl-params: {exc}")
 
 
-def _report(store, results, curves, failures, description, wall_seconds):
+def _report(store, results, curves, failures, description, wall_seconds, skipped=()):
     """Write summary.md and the figures; print the summary tables."""
     figures = write_figures(results, curves, store.output_dir) if len(results) else []
     summary_path = store.output_dir / "summary.md"
@@ -385,6 +442,7 @@ def _report(store, results, curves, failures, description, wall_seconds):
         wall_seconds=wall_seconds,
         failures=failures,
         figures=figures,
+        skipped=skipped,
     )
     if len(results):
         print(summary_text(results))
@@ -422,11 +480,11 @@ def _rewrite_report(args):
         )
         return 2
     split = split or splits[0]
-    results, curves, failures = _selected_rows(
+    results, curves, failures, skipped = _selected_rows(
         store, results, lambda key: key[3] == split
     )
     description = [f"All rows of {store.results_path} with split {split}."]
-    _report(store, results, curves, failures, description, 0.0)
+    _report(store, results, curves, failures, description, 0.0, skipped)
     return 0
 
 
@@ -495,14 +553,19 @@ def main(argv=None):
         n_jobs=args.n_jobs,
         progress=not args.no_progress,
         threads_per_job=args.threads_per_job or None,
+        label_fractions=sorted(set(args.label_fraction or [ALL_LABELS])),
     )
     try:
         store = ResultStore(config.output_dir)
-        n_todo = len(pending_tasks(config, store.finished_keys()))
+        n_todo = count_evaluations(pending_tasks(config, store.finished_keys()))
+        fractions = label_fractions(config)
+        per_fraction = (
+            f" x {len(fractions)} label fractions" if fractions != [ALL_LABELS] else ""
+        )
         print(
             f"{len(refs)} datasets x {len(config.methods)} methods x "
-            f"{len(config.seeds)} seeds: {n_todo} evaluations to run, the "
-            f"others are in {config.output_dir}.",
+            f"{len(config.seeds)} seeds{per_fraction}: {n_todo} evaluations to "
+            f"run, the others are in {config.output_dir}.",
             file=sys.stderr,
         )
         stats = run_benchmark(config)
@@ -517,7 +580,7 @@ def main(argv=None):
         )
         return 130
 
-    results, curves, failures = _rows_of_run(store, config)
+    results, curves, failures, skipped = _rows_of_run(store, config)
     split_text = {
         OPENML: "OpenML task folds (seed = fold index)",
         HOLDOUT: "stratified 80/20 holdout per seed",
@@ -527,12 +590,13 @@ def main(argv=None):
         f"Data: {source}; {len(refs)} datasets.",
         f"Methods: {', '.join(config.methods)}.",
         f"Seeds: {' '.join(map(str, config.seeds))}; split: {split_text}.",
+        _fractions_text(config),
         f"SSL parameters given: {json.dumps(config.ssl_params)} (estimator "
         "defaults otherwise; all of them are in run_config.json).",
         f"This run: {stats.n_computed} evaluations computed, {stats.n_skipped} "
         f"reused, {len(stats.failures)} failed.",
     ]
-    _report(store, results, curves, failures, description, stats.wall_seconds)
+    _report(store, results, curves, failures, description, stats.wall_seconds, skipped)
     if failures:
         print(
             f"{len(failures)} evaluation(s) failed; see "
@@ -543,31 +607,51 @@ def main(argv=None):
     return 0
 
 
+def _fractions_text(config):
+    """The description line of the label fractions of ``config``."""
+    fractions = label_fractions(config)
+    if fractions == [ALL_LABELS]:
+        return "Labels: every training label (label fraction 1)."
+    return (
+        f"Label fractions: {' '.join(f'{f:g}' for f in fractions)} (stratified "
+        f"share of the training labels, at least {MIN_LABELED_PER_CLASS} per "
+        "class, the same rows for every method; label-free steps fit on every "
+        "training row)."
+    )
+
+
 def _rows_of_run(store, config):
-    """Stored results, curves and open failures of ``config``'s selection.
+    """Stored results, curves, open failures and skipped evaluations of
+    ``config``'s selection.
 
     The folder may hold rows of other datasets, methods, seeds or splits
     from earlier runs; the report covers what this command asked for.
     """
     dataset_ids = {ref.dataset_id for ref in config.datasets}
+    fractions = set(label_fractions(config))
 
     def selected(key):
-        dataset_id, method, seed, split = key
+        dataset_id, method, seed, split, fraction = key
         return (
             dataset_id in dataset_ids
             and method in config.methods
             and seed in config.seeds
             and split == config.split
+            and fraction in fractions
         )
 
     return _selected_rows(store, store.read_results(), selected)
 
 
 def _selected_rows(store, results, selected):
-    """The rows of ``results``, stored curves and open failures whose key
-    ``(dataset_id, method, seed, split)`` passes ``selected``."""
-    keep = [selected(result_key(row)) for row in results.to_dict("records")]
-    results = results[pd.Series(keep, index=results.index, dtype=bool)]
+    """The rows of ``results``, stored curves, open failures and skipped
+    evaluations whose key ``(dataset_id, method, seed, split,
+    label_fraction)`` passes ``selected``."""
+
+    def keep(frame):
+        chosen = [selected(result_key(row)) for row in frame.to_dict("records")]
+        return frame[pd.Series(chosen, index=frame.index, dtype=bool)]
+
     curves = [record for record in store.read_curves() if selected(result_key(record))]
     failures = _unresolved_failures(store, store.finished_keys(), selected)
-    return results, curves, failures
+    return keep(results), curves, failures, keep(store.read_skipped())

@@ -14,10 +14,19 @@ parallel worker processes know it too), e.g. a contrastive-loss variant::
 Settings can also be given in the method's name, for trying candidates
 without editing code: ``ssl[temperature=0.5,self_labeling=0.5]`` and
 ``ssl+raw[...]`` are the SSL methods with those estimator parameters (a
-learning rate too: ``ssl[learning_rate=0.001]``). This is the only syntax for
+learning rate too: ``ssl[learning_rate=0.001]``), and
+``classifier[supervised_weight=0.5]`` the semi-supervised
+:class:`~skssl.ContrastiveVAEClassifier` with its own. This is the only syntax for
 settings; names of the retired ``lr=<value>`` form, found in old results
 folders, are read as ``ssl[learning_rate=<value>]``
 (:func:`upgrade_method_name`).
+
+Semi-supervised methods (:data:`SEMI_SUPERVISED_METHODS`, and
+``classifier[...]``) end in an estimator that takes every training row with
+the label -1 on the rows whose label it may not see (the label-fraction
+protocol, :mod:`~skssl.benchmark._protocol`); :func:`is_semi_supervised`
+recognises them. The others are pipelines whose steps before the last use no
+labels and whose last step is the supervised one.
 """
 
 import inspect
@@ -26,17 +35,18 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
 
-from skssl import ContrastiveVAETransformer
+from skssl import ContrastiveVAEClassifier, ContrastiveVAETransformer
 
 # Regularisation strengths the probe chooses from by inner cross-validation.
 PROBE_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
@@ -47,11 +57,26 @@ PROBE_MAX_ITER = 2000
 MAX_ONE_HOT_CATEGORIES = 64
 # HistGradientBoosting handles at most max_bins=255 categories per feature.
 MAX_HGB_CATEGORIES = 255
+# The label of a row whose label a semi-supervised method may not see
+# (sklearn.semi_supervised's convention; the protocol passes integer labels).
+UNLABELED = -1
+# Self-training (sklearn's defaults): pseudo-label rows predicted with at
+# least this probability, for at most this many rounds.
+SELF_TRAINING_THRESHOLD = 0.75
+SELF_TRAINING_MAX_ITER = 10
+# Label spreading on a k-nearest-neighbour graph: a sparse n x n matrix with
+# n_neighbors entries per row (the RBF kernel's graph is dense: n^2 floats).
+# Its neighbour search is still quadratic in time, hence a row limit: above
+# it the evaluation is recorded as skipped, not run.
+LABEL_SPREADING_NEIGHBORS = 7
+MAX_LABEL_SPREADING_ROWS = 10_000
 
 # Method names of results folders written before the bracket syntax was the
 # only one: "lr=0.001" is "ssl[learning_rate=0.001]".
 _LEGACY_LEARNING_RATE_METHOD = re.compile(r"^lr=(?P<value>.+)$")
-_CONFIGURED_METHOD = re.compile(r"^(?P<base>ssl|ssl\+raw)\[(?P<settings>.*)\]$")
+_CONFIGURED_METHOD = re.compile(
+    r"^(?P<base>ssl|ssl\+raw|classifier)\[(?P<settings>.*)\]$"
+)
 
 
 @dataclass(frozen=True)
@@ -214,9 +239,12 @@ def ssl_transformer(context, **overrides):
 
 
 def find_ssl_transformer(estimator):
-    """The first :class:`ContrastiveVAETransformer` inside ``estimator``.
+    """The first skssl model inside ``estimator``.
 
-    Looks through pipelines, feature unions and column transformers.
+    A :class:`ContrastiveVAETransformer`, or a
+    :class:`ContrastiveVAEClassifier` (whose epochs, fit time and loss curves
+    are recorded the same way). Looks through pipelines, feature unions and
+    column transformers.
 
     Parameters
     ----------
@@ -224,9 +252,9 @@ def find_ssl_transformer(estimator):
 
     Returns
     -------
-    transformer : ContrastiveVAETransformer or None
+    model : ContrastiveVAETransformer, ContrastiveVAEClassifier or None
     """
-    if isinstance(estimator, ContrastiveVAETransformer):
+    if isinstance(estimator, (ContrastiveVAETransformer, ContrastiveVAEClassifier)):
         return estimator
     if isinstance(estimator, Pipeline):
         children = [step for _, step in estimator.steps]
@@ -376,6 +404,213 @@ def gradient_boosting(context):
     )
 
 
+class SkipEvaluation(Exception):  # noqa: N818 - an outcome, not an error
+    """Raised by a method's ``fit`` that does not apply to these data.
+
+    The protocol records the evaluation as skipped, with this message as
+    the reason, instead of as a failure to retry.
+    """
+
+
+class SelfTrainingProbe(ClassifierMixin, BaseEstimator):
+    """Self-training of the linear probe on the rows labeled -1.
+
+    ``C`` is chosen as the probe chooses it (:func:`make_probe`: 3-fold
+    cross-validation on the labeled rows only); a logistic regression with
+    that fixed ``C`` is then self-trained by
+    :class:`~sklearn.semi_supervised.SelfTrainingClassifier` on all rows.
+    Fixing ``C`` keeps the pseudo-labels from choosing the regularisation
+    that fits them best, and costs one fit per round instead of a
+    cross-validation. With every row labeled this is the probe itself.
+
+    Parameters
+    ----------
+    threshold : float, default=0.75
+    max_iter : int, default=10
+        Of :class:`~sklearn.semi_supervised.SelfTrainingClassifier`.
+    random_state : int or None, default=None
+        Seed of the probe's folds.
+
+    Attributes
+    ----------
+    C_ : float
+        The chosen regularisation strength.
+    estimator_ : estimator
+        The fitted self-training classifier (or the probe).
+    n_pseudo_labeled_ : int
+        Rows labeled by self-training.
+    classes_ : ndarray
+    """
+
+    def __init__(
+        self,
+        threshold=SELF_TRAINING_THRESHOLD,
+        max_iter=SELF_TRAINING_MAX_ITER,
+        random_state=None,
+    ):
+        self.threshold = threshold
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        """Choose ``C`` on the labeled rows, then self-train on all rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of int of shape (n_samples,)
+            -1 marks an unlabeled row.
+
+        Returns
+        -------
+        self : SelfTrainingProbe
+        """
+        X, y = np.asarray(X), np.asarray(y)
+        labeled = y != UNLABELED
+        probe = make_probe(self.random_state).fit(X[labeled], y[labeled])
+        self.C_ = float(np.ravel(probe.C_)[0])
+        if labeled.all():
+            self.estimator_ = probe
+            self.n_pseudo_labeled_ = 0
+        else:
+            base = LogisticRegression(C=self.C_, max_iter=PROBE_MAX_ITER)
+            self.estimator_ = SelfTrainingClassifier(
+                base, threshold=self.threshold, max_iter=self.max_iter
+            ).fit(X, y)
+            self.n_pseudo_labeled_ = int((self.estimator_.labeled_iter_ > 0).sum())
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict(self, X):
+        """Predicted classes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self.estimator_.predict(np.asarray(X))
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self.estimator_.predict_proba(np.asarray(X))
+
+
+class RowLimitedLabelSpreading(LabelSpreading):
+    """:class:`~sklearn.semi_supervised.LabelSpreading` that skips large tables.
+
+    ``fit`` raises :class:`SkipEvaluation` above
+    :data:`MAX_LABEL_SPREADING_ROWS` rows (read when fitting, so that tests
+    can lower it).
+    """
+
+    def fit(self, X, y):
+        """Spread the labels, or skip a table with too many rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of int of shape (n_samples,)
+            -1 marks an unlabeled row.
+
+        Returns
+        -------
+        self : RowLimitedLabelSpreading
+
+        Raises
+        ------
+        SkipEvaluation
+            With more than :data:`MAX_LABEL_SPREADING_ROWS` rows.
+        """
+        if len(X) > MAX_LABEL_SPREADING_ROWS:
+            raise SkipEvaluation(
+                f"skipped: n too large ({len(X)} training rows > "
+                f"{MAX_LABEL_SPREADING_ROWS}, label spreading's row limit)"
+            )
+        return super().fit(X, y)
+
+
+def self_training(context):
+    """Self-training of the raw-feature probe (:class:`SelfTrainingProbe`)."""
+    return Pipeline(
+        [
+            (
+                "encode",
+                make_raw_encoder(context.numeric_columns, context.categorical_columns),
+            ),
+            ("probe", SelfTrainingProbe(random_state=context.seed)),
+        ]
+    )
+
+
+def label_spreading(context):
+    """Label spreading on a kNN graph of the encoded raw features."""
+    return Pipeline(
+        [
+            (
+                "encode",
+                make_raw_encoder(context.numeric_columns, context.categorical_columns),
+            ),
+            (
+                "spread",
+                RowLimitedLabelSpreading(
+                    kernel="knn", n_neighbors=LABEL_SPREADING_NEIGHBORS
+                ),
+            ),
+        ]
+    )
+
+
+def vae_classifier(**overrides):
+    """Factory of the semi-supervised :class:`ContrastiveVAEClassifier`.
+
+    It takes the raw table. The CLI's SSL parameters apply where the
+    classifier has them (not ``representation`` or ``partial_fit_epochs``);
+    ``overrides`` win over them.
+
+    Parameters
+    ----------
+    **overrides
+        :class:`ContrastiveVAEClassifier` parameters of this method.
+
+    Returns
+    -------
+    factory : callable
+    """
+
+    def build(context):
+        names = ContrastiveVAEClassifier().get_params()
+        shared = {k: v for k, v in context.ssl_params.items() if k in names}
+        params = {**shared, **overrides, "random_state": context.seed}
+        return ContrastiveVAEClassifier(**params)
+
+    return build
+
+
+def is_semi_supervised(estimator):
+    """Whether ``estimator`` fits on all rows, -1 marking the unlabeled ones.
+
+    Otherwise its last step is the supervised part, fitted on labeled rows
+    only (see :mod:`~skssl.benchmark._protocol`).
+    """
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    return isinstance(
+        final, (SelfTrainingProbe, LabelSpreading, ContrastiveVAEClassifier)
+    )
+
+
 #: Method name -> factory(MethodContext) -> unfitted classifier.
 METHODS = {
     "raw": raw_probe,
@@ -395,7 +630,25 @@ METHODS = {
     "loss=renyi": ssl_probe(contrastive_loss="renyi", renyi_alpha=2.0),
     "self-labeling": ssl_probe(self_labeling=0.5),
     "momentum-mixup": ssl_probe(momentum_mixup=1.0),
+    # Semi-supervised: every training row, labels on some (--label-fraction).
+    "self-training": self_training,
+    "label-spreading": label_spreading,
+    "classifier": vae_classifier(),
 }
+
+#: Methods that fit on unlabeled rows with their labels hidden; run by
+#: default only under the label-fraction protocol.
+SEMI_SUPERVISED_METHODS = ("self-training", "label-spreading", "classifier")
+#: The methods run by default under ``--label-fraction``.
+LABEL_FRACTION_METHODS = (
+    "raw",
+    "hgb",
+    "self-training",
+    "label-spreading",
+    "ssl",
+    "ssl+raw",
+    "classifier",
+)
 
 ABLATION_METHODS = ("ssl", "no-contrastive", "no-vae", "no-augmentation")
 OPTIMIZER_METHODS = ("ssl", "adam", "sgd")
@@ -478,12 +731,14 @@ def _format_setting(value):
 
 
 def parse_configured_method(name):
-    """Base method and estimator settings of ``ssl[...]`` / ``ssl+raw[...]``.
+    """Base method and estimator settings of ``ssl[...]``, ``ssl+raw[...]``
+    or ``classifier[...]``.
 
     Values are read as JSON (numbers, ``true``, ``null``, lists), anything
-    else as a string. The names are checked here against
-    :class:`ContrastiveVAETransformer`'s ``get_params()``; the values are
-    checked by the estimator's ``fit``, where a bad one (say
+    else as a string. The names are checked here against the
+    ``get_params()`` of :class:`ContrastiveVAETransformer` (of
+    :class:`ContrastiveVAEClassifier` for ``classifier[...]``); the values
+    are checked by the estimator's ``fit``, where a bad one (say
     ``temperature=-1``) fails each evaluation with the estimator's message.
 
     Parameters
@@ -493,7 +748,8 @@ def parse_configured_method(name):
     Returns
     -------
     base : str or None
-        ``"ssl"`` or ``"ssl+raw"``; None when ``name`` has no settings.
+        ``"ssl"``, ``"ssl+raw"`` or ``"classifier"``; None when ``name`` has
+        no settings.
     settings : dict
 
     Raises
@@ -524,21 +780,27 @@ def parse_configured_method(name):
         except json.JSONDecodeError:
             value = text
         settings[key] = tuple(value) if isinstance(value, list) else value
+    estimator_class = (
+        ContrastiveVAEClassifier
+        if match["base"] == "classifier"
+        else ContrastiveVAETransformer
+    )
     try:
-        check_ssl_param_names(settings)
+        check_ssl_param_names(settings, estimator_class)
     except ValueError as exc:
         raise ValueError(f"Method {name!r}: {exc}") from exc
     return match["base"], settings
 
 
-def check_ssl_param_names(params):
-    """Reject names that are not settable :class:`ContrastiveVAETransformer` parameters.
+def check_ssl_param_names(params, estimator_class=ContrastiveVAETransformer):
+    """Reject names that are not settable parameters of ``estimator_class``.
 
     Parameters
     ----------
     params : dict
         Estimator parameters given by a user (``--ssl-params`` or a method's
         settings); ``random_state`` is not one of them, the seed sets it.
+    estimator_class : class, default=ContrastiveVAETransformer
 
     Raises
     ------
@@ -547,10 +809,10 @@ def check_ssl_param_names(params):
     """
     if "random_state" in params:
         raise ValueError("random_state is set by the seed (--seeds).")
-    unknown = sorted(set(params) - set(ContrastiveVAETransformer().get_params()))
+    unknown = sorted(set(params) - set(estimator_class().get_params()))
     if unknown:
         raise ValueError(
-            f"unknown ContrastiveVAETransformer parameter(s) {', '.join(unknown)}."
+            f"unknown {estimator_class.__name__} parameter(s) {', '.join(unknown)}."
         )
 
 
@@ -587,8 +849,9 @@ def get_method(name):
     ----------
     name : str
         A key of :data:`METHODS`, or ``ssl[key=value,...]`` /
-        ``ssl+raw[key=value,...]`` for those methods with the given
-        estimator parameters (e.g. ``ssl[learning_rate=0.001]``).
+        ``ssl+raw[key=value,...]`` / ``classifier[key=value,...]`` for those
+        methods with the given estimator parameters (e.g.
+        ``ssl[learning_rate=0.001]``).
 
     Returns
     -------
@@ -601,10 +864,13 @@ def get_method(name):
         return ssl_probe(**settings)
     if base == "ssl+raw":
         return ssl_plus_raw_probe(**settings)
+    if base == "classifier":
+        return vae_classifier(**settings)
     hint = ""
     if _LEGACY_LEARNING_RATE_METHOD.match(name):
         hint = " (a learning rate is set as ssl[learning_rate=<value>])"
     raise ValueError(
         f"Unknown method {name!r}{hint}. Known: {', '.join(METHODS)}, "
-        "ssl[key=value,...] or ssl+raw[key=value,...]."
+        "ssl[key=value,...], ssl+raw[key=value,...] or "
+        "classifier[key=value,...]."
     )

@@ -1,9 +1,11 @@
 """Scheduling: which evaluations remain, run them in parallel, store each.
 
-Each (dataset, method, seed) evaluation is one joblib task; results come
-back as they finish (in any order) and are appended to the results folder
-at once. Workers load a dataset on first use and keep the last few loaded,
-so a worker that gets several tasks of the same dataset reads it once.
+Each (dataset, method, seed) is one joblib task, which evaluates the label
+fractions of it that remain (fitting the label-free steps, the SSL
+transformer among them, once for all of them); results come back as tasks
+finish (in any order) and are appended to the results folder at once.
+Workers load a dataset on first use and keep the last few loaded, so a
+worker that gets several tasks of the same dataset reads it once.
 """
 
 import contextlib
@@ -22,7 +24,14 @@ from skssl import ContrastiveVAETransformer
 
 from ._data import load_dataset
 from ._methods import get_method
-from ._protocol import HOLDOUT, SPLITS, Outcome, evaluate_safely
+from ._protocol import (
+    ALL_LABELS,
+    HOLDOUT,
+    SPLITS,
+    Outcome,
+    evaluate_safely,
+    fraction_key,
+)
 from ._store import ResultStore
 
 
@@ -47,6 +56,9 @@ class BenchmarkConfig:
         Threads each evaluation may use (torch, BLAS and OpenMP); None keeps
         the libraries' defaults (all cores, or each of ``n_jobs`` workers
         its share of them).
+    label_fractions : list of float
+        Shares of the training labels the methods see (the label-fraction
+        protocol); ``[1.0]``, every label, by default.
     """
 
     datasets: list
@@ -58,6 +70,7 @@ class BenchmarkConfig:
     n_jobs: int = 1
     progress: bool = True
     threads_per_job: int = 1
+    label_fractions: list = field(default_factory=lambda: [ALL_LABELS])
 
 
 @dataclass
@@ -72,12 +85,16 @@ class RunStats:
         Evaluations run and stored now.
     failures : list of Outcome
         Evaluations that raised (not stored as results).
+    not_applicable : list of Outcome
+        Evaluations skipped by their method (stored, with the reason), among
+        ``n_computed``.
     wall_seconds : float
     """
 
     n_skipped: int = 0
     n_computed: int = 0
     failures: list = field(default_factory=list)
+    not_applicable: list = field(default_factory=list)
     wall_seconds: float = 0.0
 
 
@@ -117,17 +134,26 @@ def limited_threads(n_threads):
             torch.set_num_threads(torch_threads)
 
 
-def _run_task(ref, method, seed, split, ssl_params, threads_per_job=None):
-    """Worker: one evaluation, never raising."""
+def _run_task(
+    ref, method, seed, split, ssl_params, threads_per_job=None, fractions=(1.0,)
+):
+    """Worker: the evaluations of one (dataset, method, seed), never raising.
+
+    Returns a list of :class:`Outcome`, one per label fraction.
+    """
     try:
         dataset = _cached_dataset(ref)
     except Exception:  # noqa: BLE001 - reported as this task's failure
-        return Outcome(
-            key=(ref.dataset_id, method, int(seed), split),
-            error=traceback.format_exc(),
-        )
+        error = traceback.format_exc()
+        return [
+            Outcome(
+                key=(ref.dataset_id, method, int(seed), split, fraction_key(f)),
+                error=error,
+            )
+            for f in fractions
+        ]
     with limited_threads(threads_per_job):
-        return evaluate_safely(dataset, method, seed, split, ssl_params)
+        return evaluate_safely(dataset, method, seed, split, ssl_params, fractions)
 
 
 def _return_as():
@@ -136,15 +162,38 @@ def _return_as():
     return "generator_unordered" if (major, minor) >= (1, 4) else "generator"
 
 
+def label_fractions(config):
+    """The distinct label fractions of ``config``, as results store them."""
+    return list(dict.fromkeys(fraction_key(f) for f in config.label_fractions))
+
+
 def pending_tasks(config, finished):
-    """The (ref, method, seed) triples of ``config`` not in ``finished``."""
-    return [
-        (ref, method, seed)
-        for ref in config.datasets
-        for seed in config.seeds
-        for method in config.methods
-        if (ref.dataset_id, method, int(seed), config.split) not in finished
-    ]
+    """The tasks of ``config`` with evaluations not in ``finished``.
+
+    Returns
+    -------
+    tasks : list of tuple
+        ``(ref, method, seed, fractions)``, ``fractions`` being the label
+        fractions of that (dataset, method, seed) still to evaluate.
+    """
+    tasks = []
+    for ref in config.datasets:
+        for seed in config.seeds:
+            for method in config.methods:
+                fractions = [
+                    fraction
+                    for fraction in label_fractions(config)
+                    if (ref.dataset_id, method, int(seed), config.split, fraction)
+                    not in finished
+                ]
+                if fractions:
+                    tasks.append((ref, method, seed, fractions))
+    return tasks
+
+
+def count_evaluations(tasks):
+    """Evaluations in ``tasks`` (of :func:`pending_tasks`)."""
+    return sum(len(fractions) for *_, fractions in tasks)
 
 
 def run_benchmark(config):
@@ -169,15 +218,19 @@ def run_benchmark(config):
 
     finished = store.finished_keys()
     tasks = pending_tasks(config, finished)
-    stats = RunStats(
-        n_skipped=len(config.datasets) * len(config.seeds) * len(config.methods)
-        - len(tasks)
+    n_todo = count_evaluations(tasks)
+    n_total = (
+        len(config.datasets)
+        * len(config.seeds)
+        * len(config.methods)
+        * len(label_fractions(config))
     )
+    stats = RunStats(n_skipped=n_total - n_todo)
     # A dataset cached by an earlier call in this process may have changed.
     _cached_dataset.cache_clear()
     start = perf_counter()
     progress = tqdm(
-        total=len(tasks),
+        total=n_todo,
         desc="skssl-benchmark",
         unit="fit",
         disable=not config.progress or not tasks,
@@ -194,25 +247,36 @@ def run_benchmark(config):
                 config.split,
                 config.ssl_params,
                 config.threads_per_job,
+                fractions,
             )
-            for ref, method, seed in tasks
+            for ref, method, seed, fractions in tasks
         )
-        for outcome in outcomes:
-            store.append(outcome)
-            dataset_id, method, seed, _ = outcome.key
-            if outcome.row is None:
-                stats.failures.append(outcome)
-                last_line = outcome.error.strip().splitlines()[-1]
-                progress.write(
-                    f"FAILED {dataset_id} {method} seed={seed}: {last_line}",
-                    file=sys.stderr,
-                )
-            else:
-                stats.n_computed += 1
-                progress.set_postfix_str(
-                    f"{outcome.row['dataset']} {method} seed={seed} "
-                    f"acc={outcome.row['accuracy']:.3f}"
-                )
-            progress.update()
+        for task_outcomes in outcomes:
+            for outcome in task_outcomes:
+                _record(outcome, store, stats, progress)
+                progress.update()
     stats.wall_seconds = perf_counter() - start
     return stats
+
+
+def _record(outcome, store, stats, progress):
+    """Store one outcome, count it and report it on the progress bar."""
+    store.append(outcome)
+    dataset_id, method, seed, _, fraction = outcome.key
+    where = f"{dataset_id} {method} seed={seed}"
+    if fraction != ALL_LABELS:
+        where += f" labels={fraction:g}"
+    if outcome.row is None:
+        stats.failures.append(outcome)
+        last_line = outcome.error.strip().splitlines()[-1]
+        progress.write(f"FAILED {where}: {last_line}", file=sys.stderr)
+        return
+    stats.n_computed += 1
+    if outcome.row.get("skipped"):
+        stats.not_applicable.append(outcome)
+        progress.write(f"SKIPPED {where}: {outcome.row['skipped']}", file=sys.stderr)
+        return
+    progress.set_postfix_str(
+        f"{outcome.row['dataset']} {method} seed={seed} "
+        f"acc={outcome.row['accuracy']:.3f}"
+    )

@@ -1,6 +1,8 @@
 """The results folder: append-only files that make runs resumable.
 
-* ``results.csv``: one row per finished (dataset, method, seed, split);
+* ``results.csv``: one row per finished (dataset, method, seed, split,
+  label fraction), or per skipped one (a method that does not apply, with
+  the reason in ``skipped``: finished, but not summarised);
 * ``curves.jsonl``: one JSON object per SSL fit with its per-epoch losses;
 * ``failures.jsonl``: evaluations that raised, with their traceback (they are
   retried by the next run);
@@ -13,16 +15,23 @@ open.
 Method names are read in their current form: rows of the retired
 ``lr=<value>`` methods (in folders written before the bracket syntax was the
 only one) read as ``ssl[learning_rate=<value>]``; the files are not rewritten.
+
+Files written before the label-fraction protocol lack the ``label_fraction``,
+``n_labeled`` and ``skipped`` columns, and their records the
+``label_fraction`` key: their rows are the fraction 1.0. Opening such a
+``results.csv`` rewrites it once with the current columns (the old rows
+unchanged, their fraction 1.0) so that new rows can be appended.
 """
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from ._methods import upgrade_method_name
-from ._protocol import result_key
+from ._protocol import ALL_LABELS, fraction_key, result_key
 
 RESULT_COLUMNS = [
     "dataset_id",
@@ -30,6 +39,7 @@ RESULT_COLUMNS = [
     "method",
     "seed",
     "split",
+    "label_fraction",
     "accuracy",
     "f1_macro",
     "balanced_accuracy",
@@ -40,13 +50,21 @@ RESULT_COLUMNS = [
     "n_categorical",
     "n_classes",
     "n_train",
+    "n_labeled",
     "n_test",
     "n_epochs",
     "ssl_fit_seconds",
     "probe_C",
     "warnings",
+    "skipped",
 ]
-KEY_COLUMNS = ["dataset_id", "method", "seed", "split"]
+KEY_COLUMNS = ["dataset_id", "method", "seed", "split", "label_fraction"]
+# The columns of results.csv before the label-fraction protocol.
+LEGACY_RESULT_COLUMNS = [
+    column
+    for column in RESULT_COLUMNS
+    if column not in ("label_fraction", "n_labeled", "skipped")
+]
 
 
 def _drop_partial_last_line(path):
@@ -72,6 +90,7 @@ def _read_json_lines(path):
             continue  # a line cut short by a killed run
         if "method" in record:
             record["method"] = upgrade_method_name(record["method"])
+        record["label_fraction"] = fraction_key(record.get("label_fraction"))
         records.append(record)
     return records
 
@@ -101,11 +120,27 @@ class ResultStore:
             return
         with self.results_path.open(newline="") as file:
             header = next(csv.reader(file), [])
+        if header == LEGACY_RESULT_COLUMNS:
+            self._upgrade_legacy_file()
+            return
         if header != RESULT_COLUMNS:
             raise ValueError(
                 f"{self.results_path} has columns {header}, not the expected "
                 f"{RESULT_COLUMNS}; use another --output folder."
             )
+
+    def _upgrade_legacy_file(self):
+        """Rewrite a results.csv of :data:`LEGACY_RESULT_COLUMNS` with the
+        current columns (label fraction 1.0), atomically."""
+        with self.results_path.open(newline="") as file:
+            rows = list(csv.DictReader(file))
+        upgraded = self.results_path.with_name(self.results_path.name + ".upgrade")
+        with upgraded.open("w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=RESULT_COLUMNS)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({**row, "label_fraction": ALL_LABELS})
+        os.replace(upgraded, self.results_path)
 
     # ------------------------------------------------------------- config
     def check_config(self, config):
@@ -141,30 +176,60 @@ class ResultStore:
         self.config_path.write_text(json.dumps(config, indent=2, sort_keys=True))
 
     # ------------------------------------------------------------- reading
+    def _read_rows(self):
+        """Every stored row (scored or skipped), the last one of a repeated key."""
+        if not self.results_path.is_file() or self.results_path.stat().st_size == 0:
+            return pd.DataFrame(columns=RESULT_COLUMNS)
+        rows = pd.read_csv(
+            self.results_path,
+            dtype={
+                "dataset_id": str,
+                "dataset": str,
+                "method": str,
+                "split": str,
+                "skipped": str,
+            },
+            keep_default_na=False,
+            na_values=[""],
+        )
+        for column in RESULT_COLUMNS:
+            if column not in rows:  # a file of an older version
+                rows[column] = ALL_LABELS if column == "label_fraction" else None
+        rows = rows.dropna(subset=["seed"])
+        rows["seed"] = rows["seed"].astype(int)
+        rows["label_fraction"] = rows["label_fraction"].map(fraction_key)
+        rows["method"] = rows["method"].map(upgrade_method_name)
+        finished = rows["accuracy"].notna() | rows["skipped"].notna()
+        rows = rows[finished]
+        return rows.drop_duplicates(KEY_COLUMNS, keep="last").reset_index(drop=True)
+
     def read_results(self):
-        """All finished rows, the last one kept when a key repeats.
+        """All scored rows, the last one kept when a key repeats.
 
         Returns
         -------
         results : DataFrame
-            Columns :data:`RESULT_COLUMNS`.
+            Columns :data:`RESULT_COLUMNS`; ``label_fraction`` is 1.0 for rows
+            written before the label-fraction protocol. Skipped evaluations
+            (:meth:`read_skipped`) are not included.
         """
-        if not self.results_path.is_file() or self.results_path.stat().st_size == 0:
-            return pd.DataFrame(columns=RESULT_COLUMNS)
-        results = pd.read_csv(
-            self.results_path,
-            dtype={"dataset_id": str, "dataset": str, "method": str, "split": str},
-            keep_default_na=False,
-            na_values=[""],
-        )
-        results = results.dropna(subset=["accuracy", "seed"])
-        results["seed"] = results["seed"].astype(int)
-        results["method"] = results["method"].map(upgrade_method_name)
-        return results.drop_duplicates(KEY_COLUMNS, keep="last").reset_index(drop=True)
+        rows = self._read_rows()
+        return rows[rows["accuracy"].notna()].reset_index(drop=True)
+
+    def read_skipped(self):
+        """Rows of evaluations skipped as not applicable (reason in ``skipped``).
+
+        Returns
+        -------
+        skipped : DataFrame
+        """
+        rows = self._read_rows()
+        return rows[rows["accuracy"].isna()].reset_index(drop=True)
 
     def finished_keys(self):
-        """Keys ``(dataset_id, method, seed, split)`` of the finished rows."""
-        return {result_key(row) for row in self.read_results().to_dict("records")}
+        """Keys ``(dataset_id, method, seed, split, label_fraction)`` of the
+        finished rows, skipped ones included."""
+        return {result_key(row) for row in self._read_rows().to_dict("records")}
 
     def read_curves(self):
         """Loss curves of the SSL fits, the last one kept when a key repeats.
