@@ -17,13 +17,16 @@ import numpy as np
 import openml
 import pandas as pd
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import KFold
+from sklearn.pipeline import Pipeline
 
 from skssl.benchmark import _methods, _timing
 from skssl.benchmark._cli import main
 from skssl.benchmark._data import (
+    Dataset,
     DatasetRef,
     list_openml_suite,
     load_dataset,
@@ -37,10 +40,17 @@ from skssl.benchmark._methods import (
     get_method,
     make_raw_encoder,
 )
-from skssl.benchmark._protocol import evaluate, holdout_split, validation_split
+from skssl.benchmark._protocol import (
+    MIN_LABELED_PER_CLASS,
+    evaluate,
+    evaluate_fractions,
+    holdout_split,
+    labeled_subset,
+    validation_split,
+)
 from skssl.benchmark._report import method_summary
 from skssl.benchmark._runner import limited_threads
-from skssl.benchmark._store import RESULT_COLUMNS, ResultStore
+from skssl.benchmark._store import LEGACY_RESULT_COLUMNS, RESULT_COLUMNS, ResultStore
 
 REAL_CC18 = Path("/work/shared/datasets/cc18")
 TINY_SSL = {
@@ -349,8 +359,9 @@ def test_every_registered_method_runs_on_mixed_data_with_nan():
         uses_ssl = find_ssl_transformer(get_method(method)(MethodContext([], [])))
         assert (outcome.curves is not None) == (uses_ssl is not None), method
         if outcome.curves is not None:
-            assert outcome.row["n_epochs"] == 2
-            assert len(outcome.curves["loss"]) == 2
+            assert len(outcome.curves["loss"]) == outcome.row["n_epochs"]
+            if not method.startswith("classifier"):  # it may fine-tune on
+                assert outcome.row["n_epochs"] == 2
 
 
 # ---------------------------------------------------------------- data dirs
@@ -750,7 +761,9 @@ def test_rows_of_retired_lr_methods_read_under_their_current_name(tmp_path):
     assert "lr=1e-3" in store.results_path.read_text()  # the file is kept as is
     results = store.read_results()
     assert results["method"].tolist() == ["ssl[learning_rate=0.001]", "raw"]
-    assert ("1", "ssl[learning_rate=0.001]", 0, "holdout") in store.finished_keys()
+    assert ("1", "ssl[learning_rate=0.001]", 0, "holdout", 1.0) in (
+        store.finished_keys()
+    )
     methods = [record["method"] for record in store.read_curves()]
     assert methods == ["ssl[learning_rate=0.001]", "raw"]
 
@@ -828,7 +841,7 @@ def test_store_keeps_the_last_row_of_a_repeated_key(tmp_path):
         store.append(SimpleNamespace(key=None, row=row, curves=None, error=None))
     results = store.read_results()
     assert results["accuracy"].tolist() == [0.75]
-    assert store.finished_keys() == {("1", "raw", 0, "holdout")}
+    assert store.finished_keys() == {("1", "raw", 0, "holdout", 1.0)}
 
 
 def test_speed_cli_prints_a_table_row_per_configuration(capsys):
@@ -919,3 +932,231 @@ def test_changed_settings_are_refused_with_the_differences_named(tmp_path):
     assert "ssl_params.temperature: 0.2 -> 0.5" in message
     assert "ssl_params.new: <absent> -> 1" in message
     assert "n_components" not in message
+
+
+# ------------------------------------------------------ label fractions
+def test_labeled_subset_is_stratified_reproducible_and_nested():
+    y = np.repeat(["a", "b", "c", "d"], [400, 100, 30, 2])
+    previous = None
+    for fraction in (0.01, 0.05, 0.1, 0.25, 0.5):
+        labeled = labeled_subset(y, fraction, seed=3)
+        assert np.array_equal(labeled, np.unique(labeled))  # sorted, no repeats
+        counts = dict(zip(*np.unique(y[labeled], return_counts=True)))
+        for label, n_rows in (("a", 400), ("b", 100), ("c", 30)):
+            expected = max(MIN_LABELED_PER_CLASS, int(fraction * n_rows + 0.5))
+            assert counts[label] == expected, (fraction, label)
+        assert counts["d"] == 2  # a class smaller than the minimum: all of it
+        assert np.array_equal(labeled, labeled_subset(y, fraction, seed=3))
+        if previous is not None:  # larger fractions add rows
+            assert np.isin(previous, labeled).all()
+        previous = labeled
+    assert not np.array_equal(labeled_subset(y, 0.1, 3), labeled_subset(y, 0.1, 4))
+    assert labeled_subset(y, 1.0, seed=3).tolist() == list(range(len(y)))
+    with pytest.raises(ValueError, match="fraction"):
+        labeled_subset(y, 0.0, seed=0)
+
+
+class RecordingFeatures(TransformerMixin, BaseEstimator):
+    """A label-free step recording the rows it is fitted on."""
+
+    def __init__(self, log=None):
+        self.log = log
+
+    def fit(self, X, y=None):
+        self.log.append(("features", X.index.to_numpy(), y))
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        return X[["a", "c"]].to_numpy()
+
+
+class RecordingProbe(DummyClassifier):
+    def __init__(self, log=None):
+        self.log = log
+        super().__init__(strategy="prior")
+
+    def fit(self, X, y, sample_weight=None):
+        self.log.append(("probe", len(X), np.asarray(y).copy()))
+        return super().fit(X, y, sample_weight)
+
+
+class RecordingSemiSupervised(_methods.SelfTrainingProbe):
+    """Recognised as semi-supervised; records what it is fitted on."""
+
+    def __init__(self, log=None):
+        self.log = log
+        super().__init__()
+
+    def fit(self, X, y):
+        self.log.append(("semi", X.index.to_numpy(), np.asarray(y).copy()))
+        self.classes_ = np.unique(y[y != -1])
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def test_label_fractions_hide_labels_from_supervised_steps_only(monkeypatch):
+    log = []
+    monkeypatch.setitem(
+        METHODS,
+        "recorded",
+        lambda context: Pipeline(
+            [("features", RecordingFeatures(log)), ("probe", RecordingProbe(log))]
+        ),
+    )
+    monkeypatch.setitem(METHODS, "semi", lambda context: RecordingSemiSupervised(log))
+    table = make_table(120, seed=4, n_classes=3)
+    y = table.pop("target").to_numpy(dtype=object)
+    dataset = Dataset("7", "tiny", table, y, ["colour"])
+    fractions = [0.1, 0.5, 1.0]
+    for split in ("holdout", "validation"):
+        log.clear()
+        train, test = (holdout_split if split == "holdout" else validation_split)(y, 2)
+        outcomes = evaluate_fractions(dataset, "recorded", 2, split, None, fractions)
+        outcomes += evaluate_fractions(dataset, "semi", 2, split, None, fractions)
+        # The label-free step is fitted once, on every training row, unlabeled.
+        features = [entry for entry in log if entry[0] == "features"]
+        assert len(features) == 1
+        np.testing.assert_array_equal(features[0][1], train)
+        assert features[0][2] is None
+        probes = [entry for entry in log if entry[0] == "probe"]
+        semis = [entry for entry in log if entry[0] == "semi"]
+        for fraction, probe, semi in zip(fractions, probes, semis):
+            labeled = labeled_subset(y[train], fraction, seed=2)
+            # The probe sees the labels of the labeled subset only ...
+            assert probe[1] == len(labeled)
+            np.testing.assert_array_equal(probe[2], y[train][labeled])
+            # ... and the semi-supervised method every training row, the
+            # same rows labeled (as class codes), -1 elsewhere.
+            np.testing.assert_array_equal(semi[1], train)
+            np.testing.assert_array_equal(np.flatnonzero(semi[2] != -1), labeled)
+            classes = np.unique(y[train])
+            np.testing.assert_array_equal(classes[semi[2][labeled]], y[train][labeled])
+        for outcome, fraction in zip(outcomes, fractions * 2):
+            row = outcome.row
+            assert row["label_fraction"] == fraction and row["split"] == split
+            assert outcome.key[-1] == fraction
+            assert row["n_train"] == len(train) and row["n_test"] == len(test)
+            assert row["n_labeled"] == len(labeled_subset(y[train], fraction, 2))
+    # Without a fraction, every label: the protocol as it was.
+    holdout_train, _ = holdout_split(y, 2)
+    assert evaluate(dataset, "recorded", 2).row["n_labeled"] == len(holdout_train)
+
+
+def test_semi_supervised_methods_are_recognised_and_configured():
+    context = MethodContext(
+        ["a"], [], seed=4, ssl_params={"max_epochs": 3, "representation": "latent"}
+    )
+    for method in ("self-training", "label-spreading", "classifier"):
+        assert _methods.is_semi_supervised(get_method(method)(context)), method
+    for method in ("raw", "hgb", "ssl", "ssl+raw"):
+        assert not _methods.is_semi_supervised(get_method(method)(context)), method
+    classifier = get_method("classifier[supervised_weight=0.5]")(context)
+    # The CLI's SSL parameters apply where the classifier has them.
+    assert (classifier.supervised_weight, classifier.max_epochs) == (0.5, 3)
+    assert classifier.random_state == 4
+    assert _methods.canonical_method_name("classifier[supervised_weight=0.50]") == (
+        "classifier[supervised_weight=0.5]"
+    )
+    with pytest.raises(ValueError, match="unknown ContrastiveVAEClassifier"):
+        get_method("classifier[representation=latent]")
+
+
+def test_label_spreading_is_skipped_above_its_row_limit(monkeypatch, tmp_path):
+    table = make_table(80, seed=5)
+    y = table.pop("target").to_numpy(dtype=object)
+    dataset = Dataset("8", "small", table, y, ["colour"])
+    ran = evaluate(dataset, "label-spreading", seed=0, label_fraction=0.25)
+    assert 0 <= ran.row["accuracy"] <= 1 and not ran.row.get("skipped")
+
+    monkeypatch.setattr(_methods, "MAX_LABEL_SPREADING_ROWS", 50)
+    skipped = evaluate(dataset, "label-spreading", seed=0, label_fraction=0.25)
+    assert skipped.row["skipped"].startswith("skipped: n too large (64 training")
+    assert skipped.row.get("accuracy") is None and skipped.error is None
+    # Stored as finished (not retried), not summarised.
+    store = ResultStore(tmp_path)
+    store.append(skipped)
+    store.append(ran.__class__(key=None, row={**ran.row, "method": "raw"}))
+    assert skipped.key in store.finished_keys()
+    assert store.read_results()["method"].tolist() == ["raw"]
+    (row,) = store.read_skipped().to_dict("records")
+    assert row["method"] == "label-spreading" and "too large" in row["skipped"]
+
+
+def test_results_without_label_fraction_read_as_fraction_one(tmp_path):
+    old_row = {
+        column: value
+        for column, value in zip(
+            LEGACY_RESULT_COLUMNS,
+            ["1", "x", "raw", "0", "holdout", "0.9"] + [""] * 20,
+        )
+    }
+    with (tmp_path / "results.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=LEGACY_RESULT_COLUMNS)
+        writer.writeheader()
+        writer.writerow(old_row)
+    (tmp_path / "curves.jsonl").write_text(
+        json.dumps({"dataset_id": "1", "method": "ssl", "seed": 0, "split": "holdout"})
+        + "\n"
+    )
+    store = ResultStore(tmp_path)
+    results = store.read_results()
+    assert results["label_fraction"].tolist() == [1.0]
+    assert store.finished_keys() == {("1", "raw", 0, "holdout", 1.0)}
+    assert store.read_curves()[0]["label_fraction"] == 1.0
+    # New rows, of other fractions too, append to the upgraded file.
+    row = {**old_row, "seed": 0, "accuracy": 0.5, "label_fraction": 0.1}
+    store.append(SimpleNamespace(key=None, row=row, curves=None, error=None))
+    assert list(read_rows(store.results_path)[0]) == RESULT_COLUMNS
+    assert ResultStore(tmp_path).finished_keys() == {
+        ("1", "raw", 0, "holdout", 1.0),
+        ("1", "raw", 0, "holdout", 0.1),
+    }
+
+
+def test_cli_label_fractions_on_demo(tmp_path, capsys):
+    output = tmp_path / "results"
+    argv = ["demo", "--datasets", "iris", "--seeds", "0", "--no-progress"]
+    argv += ["--label-fraction", "0.1", "1", "--output", str(output)]
+    argv += ["--methods", "raw", "hgb", "self-training", "label-spreading", "ssl"]
+    argv += ["classifier[consistency_weight=0]"] + TINY_SSL_ARG
+    assert main(argv) == 0
+    rows = read_rows(output / "results.csv")
+    assert len(rows) == 6 * 2
+    assert {row["label_fraction"] for row in rows} == {"0.1", "1.0"}
+    # iris: 120 training rows, 40 per class; 10 % is 4 per class.
+    for row in rows:
+        expected = "12" if row["label_fraction"] == "0.1" else "120"
+        assert (row["n_train"], row["n_labeled"]) == ("120", expected)
+    # The transformer is fitted once for both fractions: the same fit.
+    ssl = [row for row in rows if row["method"] == "ssl"]
+    assert ssl[0]["ssl_fit_seconds"] == ssl[1]["ssl_fit_seconds"]
+    curves = [json.loads(line) for line in (output / "curves.jsonl").open()]
+    ssl_curves = [c for c in curves if c["method"] == "ssl"]
+    assert [c["label_fraction"] for c in ssl_curves] == [0.1, 1.0]
+    assert ssl_curves[0]["loss"] == ssl_curves[1]["loss"]
+
+    summary = (output / "summary.md").read_text()
+    assert "## Accuracy per label fraction (%)" in summary
+    assert "| method | 0.1 | 1 |" in summary
+    assert "## W/T/L vs raw per label fraction" in summary
+    assert "## Methods (label fraction 0.1)" in summary
+    assert "Label fractions: 0.1 1" in summary
+    figure = (output / "label_fractions.png").read_bytes()
+    assert figure.startswith(PNG_SIGNATURE) and "](label_fractions.png)" in summary
+    assert "| self-training |" in capsys.readouterr().out
+
+    # Resumable per fraction: a new fraction runs only its own evaluations.
+    assert main(argv) == 0
+    assert len(read_rows(output / "results.csv")) == 12
+    argv[argv.index("--label-fraction") + 1] = "0.25"
+    assert main(argv) == 0
+    assert len(read_rows(output / "results.csv")) == 18
+
+
+def test_cli_rejects_bad_label_fractions(tmp_path):
+    for bad in ("0", "1.5", "half"):
+        with pytest.raises(SystemExit):
+            main(["demo", "--label-fraction", bad, "--output", str(tmp_path)])

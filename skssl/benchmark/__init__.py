@@ -11,7 +11,8 @@ Modules, one job each:
 
 * ``_data``: dataset sources (scikit-learn, parquet + manifest, OpenML);
 * ``_methods``: the compared methods, a registry of name -> factory;
-* ``_protocol``: splits and the evaluation of one dataset x method x seed;
+* ``_protocol``: splits, labeled subsets (``--label-fraction``) and the
+  evaluation of one dataset x method x seed at its label fractions;
 * ``_store``: the resumable results folder;
 * ``_runner``: parallel scheduling of the pending evaluations;
 * ``_report`` and ``_plots``: ``summary.md`` and the figures;

@@ -640,7 +640,16 @@ def _rows_of_run(store, config):
             and fraction in fractions
         )
 
-    return _selected_rows(store, store.read_results(), selected)
+    results, curves, failures, skipped = _selected_rows(
+        store, store.read_results(), selected
+    )
+    # Tables list the methods in the requested order, not in the order
+    # parallel workers finished them.
+    order = {method: position for position, method in enumerate(config.methods)}
+    results = results.sort_values(
+        "method", key=lambda names: names.map(order), kind="stable"
+    )
+    return results, curves, failures, skipped
 
 
 def _selected_rows(store, results, selected):

@@ -1,7 +1,10 @@
 """PNG figures of the results (matplotlib's Agg canvas, no pyplot state).
 
 Each figure is drawn only when the methods it compares were run. matplotlib
-(the "benchmark" extra) is imported when a figure is drawn.
+(the "benchmark" extra) is imported when a figure is drawn. With rows of
+several label fractions, ``label_fractions.png`` compares the methods across
+them and the other figures show one fraction (1 when it ran, else the
+largest).
 """
 
 import numpy as np
@@ -9,7 +12,8 @@ import numpy as np
 from skssl.training import CURVES
 
 from ._methods import ABLATION_METHODS, OPTIMIZER_METHODS, parse_learning_rate
-from ._report import BASELINE, per_dataset_scores
+from ._protocol import ALL_LABELS, fraction_key
+from ._report import BASELINE, label_fractions_of, per_dataset_scores, split_by_fraction
 
 # Panel titles of the loss curves, by term (the terms are those of
 # skssl.training.LOSS_TERMS and "validation"; a term without a title here is
@@ -232,6 +236,62 @@ def plot_method_bars(results, methods, path, title, labels=None, baseline=BASELI
     return _save(figure, path)
 
 
+def plot_label_fractions(results, path):
+    """Mean accuracy against the label fraction, one line per method.
+
+    Each point is the mean over datasets of the seed-averaged accuracy of a
+    method at a fraction (log-scaled axis).
+
+    Parameters
+    ----------
+    results : DataFrame
+    path : Path
+
+    Returns
+    -------
+    path : Path or None
+        None unless more than one fraction was run.
+    """
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    groups = split_by_fraction(results)
+    if len(groups) < 2:
+        return None
+    fractions = [fraction for fraction, _ in groups]
+    means = {
+        fraction: per_dataset_scores(rows, "accuracy").mean()
+        for fraction, rows in groups
+    }
+    n_datasets = results["dataset"].nunique()
+    figure = _figure(figsize=(6.5, 4.5), layout="constrained")
+    axis = figure.subplots()
+    for method in dict.fromkeys(results["method"]):
+        points = [
+            (fraction, 100 * means[fraction][method])
+            for fraction in fractions
+            if method in means[fraction] and not np.isnan(means[fraction][method])
+        ]
+        if not points:
+            continue
+        x, y = zip(*points)
+        style = {"ls": "--"} if method == BASELINE else {}
+        axis.plot(x, y, marker="o", lw=1.5, label=method, **style)
+    axis.set_xscale("log")
+    axis.xaxis.set_major_locator(FixedLocator(fractions))
+    axis.xaxis.set_minor_locator(NullLocator())
+    axis.set_xticklabels([f"{fraction:g}" for fraction in fractions])
+    axis.set(
+        xlabel="label fraction (share of the training labels seen)",
+        ylabel="mean accuracy (%)",
+        title=f"Accuracy against label fraction ({n_datasets} datasets)",
+    )
+    axis.grid(alpha=0.3)
+    figure.legend(
+        *axis.get_legend_handles_labels(), loc="outside right upper", fontsize="small"
+    )
+    return _save(figure, path)
+
+
 def write_figures(results, curves, output_dir):
     """Draw every figure the results allow.
 
@@ -244,9 +304,20 @@ def write_figures(results, curves, output_dir):
     Returns
     -------
     paths : list of Path
-        The figures written: ``loss_curves.png``, ``ssl_vs_raw.png``,
-        ``ablations.png``, ``optimizers.png``, ``learning_rates.png``.
+        The figures written: ``label_fractions.png``, ``loss_curves.png``,
+        ``ssl_vs_raw.png``, ``ablations.png``, ``optimizers.png``,
+        ``learning_rates.png``.
     """
+    fractions_path = plot_label_fractions(results, output_dir / "label_fractions.png")
+    # The other figures compare methods at one label fraction.
+    fractions = label_fractions_of(results)
+    shown = ALL_LABELS if (fractions == ALL_LABELS).any() else fractions.max()
+    results = results[fractions == shown]
+    curves = [
+        record
+        for record in curves
+        if fraction_key(record.get("label_fraction")) == shown
+    ]
     learning_rate_methods = sorted(
         (m for m in dict.fromkeys(results["method"]) if parse_learning_rate(m)),
         key=parse_learning_rate,
@@ -282,4 +353,4 @@ def write_figures(results, curves, output_dir):
             },
         ),
     ]
-    return [path for path in paths if path is not None]
+    return [path for path in [fractions_path, *paths] if path is not None]

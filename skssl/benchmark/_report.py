@@ -1,18 +1,88 @@
 """Summary tables of the results and the ``summary.md`` report.
 
 Scores are first averaged over seeds per (dataset, method); the summaries
-then compare methods across datasets.
+then compare methods across datasets. Rows of several label fractions are
+summarised per fraction, after a method x fraction overview.
 """
 
 import numpy as np
 import pandas as pd
 
-from ._protocol import VALIDATION
+from ._protocol import ALL_LABELS, VALIDATION, fraction_key
 
 BASELINE = "raw"
 # A method ties with the baseline on a dataset when their seed-averaged
 # accuracies differ by at most this much (0.5 percentage points).
 TIE_TOLERANCE = 0.005
+
+
+def label_fractions_of(results):
+    """The label fraction of each row (1.0 where the column is missing).
+
+    Returns
+    -------
+    fractions : Series
+        Aligned with ``results``.
+    """
+    if "label_fraction" not in results:
+        return pd.Series(ALL_LABELS, index=results.index, dtype=float)
+    return results["label_fraction"].map(fraction_key).astype(float)
+
+
+def split_by_fraction(results):
+    """``[(fraction, rows), ...]`` in increasing fraction order."""
+    fractions = label_fractions_of(results)
+    return [
+        (fraction, results[fractions == fraction])
+        for fraction in sorted(fractions.unique())
+    ]
+
+
+def fraction_table(results, baseline=BASELINE, tie_tolerance=TIE_TOLERANCE):
+    """Mean accuracy, dataset counts and W/T/L per method and label fraction.
+
+    Parameters
+    ----------
+    results : DataFrame
+    baseline : str, default="raw"
+    tie_tolerance : float, default=0.005
+
+    Returns
+    -------
+    accuracy, datasets, versus : DataFrame
+        Indexed by method (in order of first appearance), one column per
+        fraction: the mean over datasets of the seed-averaged accuracy, the
+        number of those datasets, and ``"w/t/l"`` against ``baseline`` at the
+        same fraction ("-" for the baseline, "" without it).
+    """
+    methods = list(dict.fromkeys(results["method"]))
+    accuracy, datasets, versus = {}, {}, {}
+    for fraction, rows in split_by_fraction(results):
+        summary = method_summary(rows, baseline, tie_tolerance).reindex(methods)
+        accuracy[fraction] = summary["accuracy"]
+        datasets[fraction] = summary["datasets"]
+        cells = {}
+        for method, row in summary.iterrows():
+            if method == baseline:
+                cells[method] = "-" if not pd.isna(row["accuracy"]) else ""
+            elif pd.isna(row["wins"]):
+                cells[method] = ""
+            else:
+                cells[method] = (
+                    f"{row['wins']:.0f}/{row['ties']:.0f}/{row['losses']:.0f}"
+                )
+        versus[fraction] = pd.Series(cells)
+    frames = [pd.DataFrame(table) for table in (accuracy, datasets, versus)]
+    return tuple(frame.reindex(methods) for frame in frames)
+
+
+def format_fraction(fraction):
+    """A fraction as a column heading.
+
+    >>> format_fraction(0.05), format_fraction(1.0)
+    ('0.05', '1')
+    """
+    return f"{fraction:g}"
 
 
 def per_dataset_scores(results, metric="accuracy"):
@@ -175,11 +245,73 @@ def scored_part(results):
 
 
 def summary_text(results, baseline=BASELINE):
-    """Markdown of the method summary and the per-dataset accuracy table."""
+    """Markdown of the method summary and the per-dataset accuracy table.
+
+    With rows of several label fractions: a method x fraction table of mean
+    accuracy and one of W/T/L against ``baseline``, then those sections for
+    each fraction.
+    """
+    groups = split_by_fraction(results)
+    if len(groups) == 1:
+        fraction, rows = groups[0]
+        suffix = "" if fraction == ALL_LABELS else _fraction_suffix(fraction)
+        return _one_fraction_text(rows, baseline, suffix)
+    parts = [_fraction_overview(results, baseline)]
+    for fraction, rows in groups:
+        parts += ["", _one_fraction_text(rows, baseline, _fraction_suffix(fraction))]
+    return "\n".join(parts)
+
+
+def _fraction_suffix(fraction):
+    return f" (label fraction {format_fraction(fraction)})"
+
+
+def _fraction_overview(results, baseline=BASELINE):
+    """The method x fraction tables of :func:`summary_text`."""
+    accuracy, datasets, versus = fraction_table(results, baseline)
+    headings = [format_fraction(fraction) for fraction in accuracy.columns]
+    cells = accuracy.copy().astype(object)
+    for fraction in accuracy.columns:
+        most = datasets[fraction].max()
+        for method in accuracy.index:
+            text = _percent(accuracy.loc[method, fraction])
+            count = datasets.loc[method, fraction]
+            if text and count < most:
+                text += f" (n={count:.0f})"
+            cells.loc[method, fraction] = text
+    cells.columns = headings
+    versus = versus.copy()
+    versus.columns = headings
+    part = scored_part(results)
+    return "\n".join(
+        [
+            "## Accuracy per label fraction (%)",
+            "",
+            markdown_table(cells, "method"),
+            "",
+            f"Mean over datasets of the seed-averaged {part} accuracy, per share "
+            "of the training labels the methods saw (n: fewer datasets than "
+            "the other methods, e.g. skipped ones).",
+            "",
+            f"## W/T/L vs {baseline} per label fraction",
+            "",
+            markdown_table(versus, "method"),
+            "",
+            f"Datasets where the method's seed-averaged accuracy is more than "
+            f"{100 * TIE_TOLERANCE:.1f} points above / within / below "
+            f"`{baseline}`'s at the same fraction. Times below count a "
+            "label-free fit shared by several fractions (the SSL transformer) "
+            "in each.",
+        ]
+    )
+
+
+def _one_fraction_text(results, baseline=BASELINE, suffix=""):
+    """:func:`summary_text` of rows of one label fraction."""
     summary = method_summary(results, baseline)
     part = scored_part(results)
     parts = [
-        "## Methods",
+        f"## Methods{suffix}",
         "",
         markdown_table(format_method_summary(summary, baseline), "method"),
         "",
@@ -190,7 +322,7 @@ def summary_text(results, baseline=BASELINE):
         f"methods (1 = best), over the {len(per_dataset_scores(results).dropna())}"
         " datasets every method ran on. Time: total fit + predict time.",
         "",
-        f"## {part.capitalize()} accuracy per dataset (%)",
+        f"## {part.capitalize()} accuracy per dataset (%){suffix}",
         "",
         markdown_table(
             format_per_dataset(per_dataset_scores(results, "accuracy")), "dataset"
@@ -208,6 +340,7 @@ def write_summary(
     failures=(),
     figures=(),
     baseline=BASELINE,
+    skipped=(),
 ):
     """Write ``summary.md``.
 
@@ -226,6 +359,9 @@ def write_summary(
     figures : list of Path
         Figures to embed (relative to ``path``'s folder).
     baseline : str, default="raw"
+    skipped : DataFrame or list of dict
+        Evaluations skipped by their method; keys ``dataset``, ``method``,
+        ``seed``, ``label_fraction`` and ``skipped`` (the reason).
     """
     compute_seconds = (
         results["fit_seconds"].fillna(0).sum()
@@ -241,15 +377,35 @@ def write_summary(
         "",
         summary_text(results, baseline) if len(results) else "No results yet.",
     ]
-    if len(results):
+    groups = split_by_fraction(results) if len(results) else []
+    for fraction, rows in groups:
+        suffix = _fraction_suffix(fraction)
+        if len(groups) == 1 and fraction == ALL_LABELS:
+            suffix = ""
         lines += [
             "",
-            f"## {scored_part(results).capitalize()} macro-F1 per dataset (%)",
+            f"## {scored_part(rows).capitalize()} macro-F1 per dataset (%){suffix}",
             "",
             markdown_table(
-                format_per_dataset(per_dataset_scores(results, "f1_macro")), "dataset"
+                format_per_dataset(per_dataset_scores(rows, "f1_macro")), "dataset"
             ),
         ]
+    skipped = pd.DataFrame(skipped)
+    if len(skipped):
+        lines += [
+            "",
+            "## Skipped",
+            "",
+            "Evaluations a method does not apply to (recorded as finished, not "
+            "summarised):",
+            "",
+        ]
+        for row in skipped.to_dict("records"):
+            lines.append(
+                f"- {row['dataset']}, {row['method']}, seed {row['seed']}, label "
+                f"fraction {format_fraction(fraction_key(row.get('label_fraction')))}"
+                f": {row['skipped']}"
+            )
     if failures:
         lines += [
             "",
