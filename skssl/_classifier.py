@@ -1,6 +1,6 @@
 """The scikit-learn face of the semi-supervised :class:`ContrastiveVAEClassifier`."""
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
@@ -36,27 +36,29 @@ def unlabeled_mask(y, unlabeled_label):
 
 
 class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
-    """Semi-supervised classifier: the transformer's self-supervised objective
-    on every row, and a classification head trained on the labeled ones.
+    """Semi-supervised classifier: a self-supervised encoder trained on every
+    row, and a classification head fitted on the labeled ones.
 
-    One network is trained on
+    ``fit`` runs three steps over the same training session as
+    :class:`~skssl.ContrastiveVAETransformer`:
 
-    ``contrastive_weight * L_contrastive + vae_weight * L_VAE
-    + supervised_weight * L_supervised``
-
-    where the first two terms are those of
-    :class:`~skssl.ContrastiveVAETransformer` (InfoNCE between two SCARF
-    views, arXiv 2106.15147, and the VAE's negative ELBO, arXiv 2504.04032),
-    computed on all rows, labeled or not, and ``L_supervised`` is the
-    cross-entropy of the labeled rows under a linear head on the encoder's
-    input and hidden activations, plus ``consistency_weight`` times a
-    FixMatch consistency term (arXiv 2001.07685): an unlabeled row whose
-    prediction is at least ``confidence_threshold`` confident teaches that
-    class to its two augmented views. Training the encoder and the head
-    together is SCARF's fine-tuning of a contrastively trained encoder, with
-    the self-supervised terms kept on as a regulariser; because the head also
-    sees the encoded input, a linear model of the raw columns is among the
-    functions it can learn.
+    1. **Pre-training** on all rows, labeled or not, with the transformer's
+       objective ``contrastive_weight * L_contrastive + vae_weight * L_VAE``
+       (InfoNCE between two SCARF views, arXiv 2106.15147, and the VAE's
+       negative ELBO, arXiv 2504.04032).
+    2. **The head**, linear in the raw columns (numeric values, missing
+       flags, one-hot categories) and in every hidden activation, fitted to
+       the labeled rows as a logistic regression whose L2 strength is chosen
+       by cross-validation. A logistic regression on the raw columns is one
+       of the functions it can represent, so the learned features add to the
+       input rather than replace it.
+    3. **Fine-tuning** (``fine_tune_epochs``, off by default): encoder and
+       head trained together on ``... + supervised_weight * L_supervised``,
+       the cross-entropy of the labeled rows plus ``consistency_weight``
+       times a FixMatch consistency term (arXiv 2001.07685: an unlabeled
+       row predicted at least ``confidence_threshold`` confidently teaches
+       that class to its two views), the self-supervised terms kept on every
+       row; SCARF's fine-tuning of a pre-trained encoder.
 
     Labels follow :mod:`sklearn.semi_supervised`: rows whose label is
     ``unlabeled_label`` (-1; the string ``"-1"`` for string labels) are
@@ -102,6 +104,12 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
         The label that marks a row as unlabeled (its text too, for string
         labels). None: every row is labeled, for data whose classes include
         -1 (e.g. labels -1 and 1).
+    fine_tune_epochs : int, default=0
+        Epochs of joint training of encoder and head (cross-entropy of the
+        labeled rows, the consistency term, and the self-supervised terms on
+        every row) after the head's logistic-regression fit. 0: none; the
+        classifier is the self-supervised encoder with that linear head
+        (docs/semi_supervised.md compares the two).
     corruption_rate : float, default=0.3
         Fraction of each row's columns replaced by SCARF corruption.
     noise_scale : float, default=0.1
@@ -198,6 +206,7 @@ supervised_loss_curve_ : list of float
         "consistency_weight": [Interval(Real, 0, None, closed="left")],
         "confidence_threshold": [Interval(Real, 0, 1, closed="right")],
         "unlabeled_label": [Real, str, None],
+        "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -220,6 +229,7 @@ supervised_loss_curve_ : list of float
         consistency_weight=1.0,
         confidence_threshold=0.95,
         unlabeled_label=-1,
+        fine_tune_epochs=0,
         corruption_rate=0.3,
         noise_scale=0.1,
         categorical_features="auto",
@@ -256,6 +266,7 @@ supervised_loss_curve_ : list of float
         self.consistency_weight = consistency_weight
         self.confidence_threshold = confidence_threshold
         self.unlabeled_label = unlabeled_label
+        self.fine_tune_epochs = fine_tune_epochs
         self.corruption_rate = corruption_rate
         self.noise_scale = noise_scale
         self.categorical_features = categorical_features

@@ -13,6 +13,7 @@ defaults; it holds no state of its own between calls. Everything a later
 which the estimator keeps and pickles with the model.
 """
 
+import dataclasses
 import inspect
 import time
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from sklearn.utils import check_random_state
 from ._devices import pool_rows, resolve_device
 from ._diagnostics import RepresentationMonitor, empty_representation_history
 from ._encoding import TabularEncoder
+from ._head import fit_head
 from ._networks import ContrastiveVAE
 from ._objective import LOSS_TERMS, Objective, curve_attribute
 from ._optimizers import flat_optimizer, state_on_cpu
@@ -193,6 +195,7 @@ class TrainingRun:
         self.validation = validation
         self.generator = generator
         self.device = device
+        self.monitor = None  # the representation diagnostics of fit
         self.objective = session.objective
         self.batch_size = min(session.params["batch_size"], data.n_samples)
         self._step_stream = None  # the minibatches of train_steps
@@ -523,31 +526,74 @@ class TrainingSession:
         )
         state.max_epochs = resolve_max_epochs(params["max_epochs"], data.n_samples)
         monitor = RepresentationMonitor(pool, self.objective, seeds.sampling)
-        stopping = _EarlyStopping(
-            params["tol"], params["n_iter_no_change"], keep_best=validation is not None
-        )
+        run.monitor = monitor
 
         start = time.perf_counter()
+        monitor = monitor if params["monitor_representation"] else None
+        if labels is None:
+            self._self_supervised_epochs(run, state, monitor, seeds.sampling)
+        else:
+            self._classifier_epochs(run, state, monitor, seeds.sampling, train_labels)
+        state.fit_time = time.perf_counter() - start
+        if monitor is not None:
+            state.representation_history = monitor.history
+        return self._finish(state, model, run.monitor)
+
+    def _stopping(self, keep_best):
+        params = self.params
+        return _EarlyStopping(params["tol"], params["n_iter_no_change"], keep_best)
+
+    def _self_supervised_epochs(self, run, state, monitor, validation_seed):
+        """The transformer's training: the epoch loop until the monitored loss
+        stops improving, or ``max_epochs``."""
+        stopping = self._stopping(keep_best=run.validation is not None)
         run.epochs(
             state.max_epochs,
             state.curves,
             stopping=stopping,
-            validation_seed=seeds.sampling,
-            monitor=monitor if params["monitor_representation"] else None,
+            validation_seed=validation_seed,
+            monitor=monitor,
         )
         if not stopping.converged:
+            which = "training" if run.validation is None else "validation"
             warn_at_caller(
                 f"Training stopped after max_epochs={state.max_epochs} epochs "
-                f"before the {'training' if validation is None else 'validation'} "
-                f"loss stopped improving by tol={params['tol']} for "
-                f"{params['n_iter_no_change']} consecutive epochs. Consider "
-                "raising max_epochs.",
+                f"before the {which} loss stopped improving by "
+                f"tol={self.params['tol']} for {self.params['n_iter_no_change']} "
+                "consecutive epochs. Consider raising max_epochs.",
                 ConvergenceWarning,
             )
-        state.fit_time = time.perf_counter() - start
-        if params["monitor_representation"]:
-            state.representation_history = monitor.history
-        return self._finish(state, model, monitor)
+
+    def _classifier_epochs(self, run, state, monitor, seed, train_labels):
+        """The classifier's training, in three steps over the same epoch loop.
+
+        1. Self-supervised pre-training on every row (the transformer's
+           objective; labels unused), as SCARF pre-trains (arXiv 2106.15147).
+        2. The head fitted as a logistic regression on the labeled rows'
+           input and hidden activations (:func:`skssl._head.fit_head`).
+        3. ``fine_tune_epochs`` epochs of the whole objective: the encoder
+           and head together on the labeled rows' cross-entropy (and the
+           consistency term), the self-supervised terms kept on all rows;
+           with early stopping, on the held-out labeled rows.
+
+        The supervised curve covers the fine-tuning epochs only.
+        """
+        validation, objective = run.validation, run.objective
+        run.validation = None
+        run.objective = dataclasses.replace(objective, supervised_weight=0.0)
+        self._self_supervised_epochs(run, state, monitor, seed)
+        labeled = np.flatnonzero(train_labels != UNLABELED)
+        rows = torch.as_tensor(labeled).to(run.data.device)
+        fit_head(run.model, run.data.rows(rows), train_labels[labeled], seed)
+        run.validation, run.objective = validation, objective
+        if self.params["fine_tune_epochs"]:
+            run.epochs(
+                self.params["fine_tune_epochs"],
+                state.curves,
+                stopping=None if validation is None else self._stopping(True),
+                validation_seed=seed,
+                monitor=monitor,
+            )
 
     def _validation_split(self, n_samples, seed, labels=None):
         """Training and validation row indices (validation None without

@@ -103,8 +103,8 @@ def test_unlabeled_rows_shape_the_fit_through_their_features():
 
 
 def test_two_moons_unlabeled_rows_beat_the_labeled_rows_alone():
-    """Ten labels on two moons: consistency on the unlabeled rows propagates
-    them along each moon, which the ten rows alone cannot do."""
+    """Ten labels on two moons: fine-tuning with consistency on the unlabeled
+    rows propagates them along each moon, which the ten rows alone cannot."""
     X, y = make_moons(600, noise=0.1, random_state=0)
     X_test, y_test = make_moons(400, noise=0.1, random_state=1)
     y_partial, keep = _semi_labeled(y, 5)
@@ -113,8 +113,8 @@ def test_two_moons_unlabeled_rows_beat_the_labeled_rows_alone():
         params = dict(
             hidden_layer_sizes=(32, 32),
             batch_size=64,
-            max_epochs=60,
-            n_iter_no_change=60,
+            max_epochs=10,
+            fine_tune_epochs=60,
             noise_scale=0.3,
             confidence_threshold=0.7,
             consistency_weight=3.0,
@@ -132,8 +132,12 @@ def test_fully_labeled_is_a_supervised_classifier():
         hidden_layer_sizes=(32,), max_epochs=40, random_state=0
     ).fit(X, y)
     assert clf.score(X, y) > 0.95
-    assert len(clf.supervised_loss_curve_) == clf.n_iter_
-    assert clf.supervised_loss_curve_[-1] < clf.supervised_loss_curve_[0]
+    assert clf.supervised_loss_curve_ == []  # no fine-tuning by default
+    tuned = clone(clf).set_params(fine_tune_epochs=5).fit(X, y)
+    # Pre-training epochs, then the fine-tuning ones with the supervised term.
+    assert len(tuned.supervised_loss_curve_) == 5
+    assert len(tuned.loss_curve_) == tuned.n_iter_ == clf.n_iter_ + 5
+    assert tuned.score(X, y) > 0.95
 
 
 def test_score_ignores_unlabeled_rows():
@@ -195,12 +199,14 @@ def test_early_stopping_on_held_out_labeled_rows():
     X, y = make_blobs(300, centers=3, random_state=0)
     y_partial, _ = _semi_labeled(y, 30)
     clf = ContrastiveVAEClassifier(
-        **{**TINY, "max_epochs": 30},
+        **TINY,
+        fine_tune_epochs=20,
         early_stopping=True,
         validation_fraction=0.2,
         n_iter_no_change=3,
     ).fit(X, y_partial)
-    assert 0 < len(clf.validation_loss_curve_) == clf.n_iter_
+    # Fine-tuning is monitored on the held-out labeled rows.
+    assert 0 < len(clf.validation_loss_curve_) == len(clf.supervised_loss_curve_)
     assert clf.best_loss_ == min(clf.validation_loss_curve_)
     with pytest.raises(ValueError, match="labeled rows"):
         clone(clf).set_params(validation_fraction=0.5).fit(X, _semi_labeled(y, 1)[0])
