@@ -24,6 +24,20 @@ MISSING_CODE = 0
 RARE_CODE = 1
 N_RESERVED_CODES = 2
 
+# Largest standardised magnitude encoded for training. Training runs in
+# float32 and squares standardised values (the reconstruction term), which
+# overflows beyond about 1.8e19; a value this many standard deviations from the
+# fitted mean (possible only in a partial_fit chunk after the first) is
+# refused with the column's name rather than diverging. Fitted columns never
+# come near it: a value is at most sqrt(n_samples) standard deviations from
+# the mean of the column it is fitted on.
+TRAINING_LIMIT = 1e18
+
+# A column without spread (up to rounding) is scaled by 1; when its rounding
+# noise is larger than this (values beyond about 1e18), by the noise, so that
+# the noise does not encode to huge values.
+_CONSTANT_NOISE_LIMIT = 1e6
+
 
 @dataclass
 class EncodedTable:
@@ -126,11 +140,17 @@ def resolve_categorical_mask(X, categorical_features, n_features, feature_names)
 
 
 def check_numeric_dtype(dtype, name):
-    """Raise a TypeError naming column ``name`` if ``dtype`` cannot hold numbers.
+    """Raise a TypeError naming column ``name`` if ``dtype`` cannot hold numbers
+    (a ValueError for complex numbers).
 
     ``object`` passes: it may hold numbers (with ``None`` for missing ones), and
     the conversion reports the column if it does not.
     """
+    if pd.api.types.is_complex_dtype(dtype):
+        raise ValueError(
+            f"Column {name!r} has complex dtype {dtype}; complex numbers are not "
+            "supported. Pass the real and imaginary parts as two columns."
+        )
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(
         dtype
     ):
@@ -156,6 +176,12 @@ def _column_as_float(column, name):
             values = column.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             values = np.asarray(column, dtype=np.float64)
+    except OverflowError as error:
+        # Python ints beyond float64's range, in object columns.
+        raise ValueError(
+            f"Column {name!r} holds a number too large for float64 ({error}); "
+            "rescale the column or mark such values missing (None)."
+        ) from error
     except (TypeError, ValueError) as error:
         # Object columns (numbers with None, from object arrays) pass the dtype
         # check and are converted here; anything else in them is a user error.
@@ -189,22 +215,94 @@ def _column_as_labels(column):
     return series.where(series.notna(), None).to_numpy(dtype=object)
 
 
+def _unhashable_error(labels, name, error):
+    """The error for a categorical column whose ``labels`` failed to hash.
+
+    Names the column and the first unhashable value; ``error`` (pandas' own,
+    which names neither) when every value hashes.
+    """
+    for value in labels:
+        try:
+            hash(value)
+        except TypeError:
+            text = repr(value)
+            text = text if len(text) <= 40 else text[:37] + "..."
+            return TypeError(
+                f"Column {name!r} holds a {type(value).__name__} ({text}), which "
+                "cannot be a category: categories must be hashable values (str, "
+                "numbers, bool, tuples). Convert the column (e.g. to str) or drop "
+                "it."
+            )
+    return error
+
+
+def _object_array(values):
+    """A 1-D object array of ``values`` (tuples stay elements, not rows)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
 def _column_statistics(values):
     """``(mean, scale, has_missing)`` of a float column with NaN for missing.
 
     All-missing columns have no statistics (mean 0, scale 1); constant ones no
-    spread (scale 1).
+    spread (scale 1, or their rounding noise where it exceeds
+    ``_CONSTANT_NOISE_LIMIT``). Values beyond about 1e154, whose squares (or
+    sums, near the float64 limit) overflow, get the statistics of the column
+    scaled to [-1, 1], scaled back.
     """
     observed = values[~np.isnan(values)]
     if observed.size == 0:
         return 0.0, 1.0, True
-    mean = observed.mean()
-    scale = observed.std()
-    if not np.isfinite(mean):  # overflow of the sum near the float64 limit
-        mean = 0.0
-    if not (np.isfinite(scale) and scale > 1e-12 * (1 + abs(mean))):
-        scale = 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = observed.mean()
+        scale = observed.std()
+    if not (np.isfinite(mean) and np.isfinite(scale)):
+        peak = np.abs(observed).max()
+        scaled = observed / peak
+        mean, scale = scaled.mean() * peak, scaled.std() * peak
+    if not scale > 1e-12 * (1 + abs(mean)):
+        with np.errstate(over="ignore"):
+            noise = np.abs(observed - mean).max()
+        scale = noise if noise > _CONSTANT_NOISE_LIMIT else 1.0
     return mean, scale, observed.size < values.size
+
+
+def _standardise(values, mean, scale, names, limit):
+    """``(values - mean) / scale`` for a block of columns, NaN kept.
+
+    Where the difference overflows float64 (a value and the mean of opposite
+    signs near the limit), ``values / scale - mean / scale`` instead. Raises a
+    ValueError naming the column of the first value whose standardised
+    magnitude is beyond ``limit`` (or float64's range).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        standardised = (values - mean) / scale
+        overflow = np.isinf(standardised)  # the values themselves are finite
+        if overflow.any():
+            split = values / scale - mean / scale
+            standardised[overflow] = split[overflow]
+            overflow = np.isinf(standardised)
+        if np.isfinite(limit):
+            overflow |= np.abs(standardised) > limit
+    if not overflow.any():
+        return standardised
+    row, column = np.argwhere(overflow)[0]
+    value, z = values[row, column], standardised[row, column]
+    if np.isinf(limit):
+        problem = "which standardised is beyond float64's range"
+    else:
+        problem = (
+            f"{z:.3g} standard deviations from its fitted mean: beyond the "
+            f"{limit:.0e} that training in float32 accepts"
+        )
+    raise ValueError(
+        f"Column {names[column]!r} holds {value:.6g}, {problem} (fitted mean "
+        f"{mean[column]:.6g}, scale {scale[column]:.6g}). The data first fitted "
+        "(with partial_fit, the first chunk) fix each column's scale; clip such "
+        "values, or mark them missing (NaN)."
+    )
 
 
 class _ColumnBlocks:
@@ -294,15 +392,15 @@ class TabularEncoder:
         self.categories_ = []
         for j in self.categorical_index_:
             labels = pd.Series(_column_as_labels(columns[j])).dropna()
-            counts = labels.value_counts(sort=True)
+            try:
+                counts = labels.value_counts(sort=True)
+                count = dict(zip(counts.index, counts.to_numpy()))
+            except TypeError as error:
+                raise _unhashable_error(labels, self.column_names_[j], error) from error
             # Ties in frequency are broken by the label's text so that the kept
             # vocabulary does not depend on row order.
-            order = sorted(
-                counts.index, key=lambda c: (-counts[c], str(type(c)), str(c))
-            )
-            self.categories_.append(
-                np.array(order[: self.max_categories], dtype=object)
-            )
+            order = sorted(count, key=lambda c: (-count[c], str(type(c)), str(c)))
+            self.categories_.append(_object_array(order[: self.max_categories]))
         self.cardinalities_ = np.array(
             [len(c) + N_RESERVED_CODES for c in self.categories_], dtype=np.int64
         )
@@ -323,9 +421,16 @@ class TabularEncoder:
         observed = np.empty(numeric.shape, dtype=bool)
         for start in range(0, n_numeric, _ColumnBlocks.WIDTH):
             block = slice(start, min(start + _ColumnBlocks.WIDTH, n_numeric))
-            values = self._numeric_block(X, columns, self.numeric_index_[block])
+            index = self.numeric_index_[block]
+            values = self._numeric_block(X, columns, index)
             missing = np.isnan(values)
-            standardised = (values - self.mean_[block]) / self.scale_[block]
+            standardised = _standardise(
+                values,
+                self.mean_[block],
+                self.scale_[block],
+                [self.column_names_[j] for j in index],
+                TRAINING_LIMIT if np.dtype(dtype).itemsize < 8 else np.inf,
+            )
             standardised[missing] = 0.0
             numeric[:, block] = standardised
             observed[:, block] = ~missing
@@ -335,7 +440,10 @@ class TabularEncoder:
             zip(self.categorical_index_, self.categories_)
         ):
             labels = pd.Series(_column_as_labels(columns[j]), dtype=object)
-            codes = pd.Index(categories, dtype=object).get_indexer(labels)
+            try:
+                codes = pd.Index(categories, dtype=object).get_indexer(labels)
+            except TypeError as error:
+                raise _unhashable_error(labels, self.column_names_[j], error) from error
             codes = np.where(
                 codes >= 0, codes.astype(np.int64) + N_RESERVED_CODES, RARE_CODE
             )
@@ -350,7 +458,16 @@ class TabularEncoder:
         """
         n = numeric.shape[0]
         n_features = len(self.categorical_mask)
-        numeric = numeric * self.scale_ + self.mean_
+        with np.errstate(over="ignore", invalid="ignore"):
+            numeric = numeric * self.scale_ + self.mean_
+        overflow = ~np.isfinite(numeric)
+        if overflow.any():
+            row, column = np.argwhere(overflow)[0]
+            name = self.column_names_[self.numeric_index_[column]]
+            raise ValueError(
+                f"The decoding of row {row} overflows float64 in column {name!r}: "
+                "its latent code is too far from the training data's."
+            )
         if not as_frame:
             out = np.empty((n, n_features), dtype=np.float64)
             out[:, self.numeric_index_] = numeric

@@ -31,13 +31,15 @@ def output_width(model, representation):
     return model.encoder.hidden_width
 
 
-def map_chunks(compute, load_chunk, n_rows, outputs, device, chunk_rows):
+def map_chunks(compute, load_chunk, n_rows, outputs, device, chunk_rows, check=None):
     """``compute(*load_chunk(start, stop), out=views)`` for every chunk of rows.
 
     ``outputs`` lists the trailing shape and dtype of each output array;
     ``compute`` returns one tensor per output, for the chunk's rows. On the
     CPU it gets ``out``, tensor views of the chunk's rows of the outputs, to
     compute into (None elsewhere); a result that is not its view is copied.
+    ``check(start, inputs, results)``, if given, sees each chunk's inputs and
+    results first (and raises for results that must not be returned).
     """
     arrays = [np.empty((n_rows, *shape), dtype=dtype) for shape, dtype in outputs]
     with torch.no_grad():
@@ -47,7 +49,10 @@ def map_chunks(compute, load_chunk, n_rows, outputs, device, chunk_rows):
                 torch.from_numpy(array[start:stop]) if device.type == "cpu" else None
                 for array in arrays
             ]
-            results = compute(*load_chunk(start, stop), out=views)
+            inputs = load_chunk(start, stop)
+            results = compute(*inputs, out=views)
+            if check is not None:
+                check(start, inputs, results)
             for array, view, result in zip(arrays, views, results):
                 if result is not view:
                     array[start:stop] = result.cpu().numpy()
@@ -69,6 +74,46 @@ def _table_chunks(table_encoder, X, device):
     return load_chunk
 
 
+def _first_bad_row(values, bad=None):
+    """Index of the first row of ``values`` with a non-finite entry (with
+    ``bad``, an entry where ``bad(values)`` holds), or None."""
+    flags = ~torch.isfinite(values) if bad is None else bad(values)
+    flags = flags.reshape(len(values), -1).any(dim=1)
+    if not bool(flags.any()):  # one host synchronisation per chunk
+        return None
+    return int(flags.nonzero()[0, 0])
+
+
+def _finite_table_results(table_encoder, what):
+    """A ``map_chunks`` check: a ValueError for a row of the table whose
+    ``what`` overflows float64, naming the row and its most extreme column.
+
+    Only rows far outside the training data overflow (a finite input of
+    1e308 standard deviations, say): their output would be NaN or infinite.
+    """
+
+    def check(start, inputs, results):
+        row = _first_bad_row(results[0])
+        if row is None:
+            return
+        numeric = inputs[0][row]
+        detail = ""
+        if numeric.numel():
+            j = int(numeric.abs().argmax())
+            name = table_encoder.column_names_[table_encoder.numeric_index_[j]]
+            detail = (
+                f"; its most extreme column, {name!r}, is "
+                f"{float(numeric[j]):.3g} standard deviations from its fitted mean"
+            )
+        raise ValueError(
+            f"The {what} of row {start + row} of X overflows float64: the row is "
+            f"too far from the training data{detail}. Clip such values, or mark "
+            "them missing (NaN)."
+        )
+
+    return check
+
+
 def transform_rows(state, X, representation, device, chunk_rows=INFERENCE_CHUNK_ROWS):
     """The representation of each row of the validated table ``X``."""
     model = inference_model(state.model, device)
@@ -88,8 +133,15 @@ def transform_rows(state, X, representation, device, chunk_rows=INFERENCE_CHUNK_
 
     load_chunk = _table_chunks(state.table_encoder, X, device)
     width = output_width(model, representation)
+    check = _finite_table_results(state.table_encoder, "representation")
     (Z,) = map_chunks(
-        compute, load_chunk, X.shape[0], [((width,), np.float64)], device, chunk_rows
+        compute,
+        load_chunk,
+        X.shape[0],
+        [((width,), np.float64)],
+        device,
+        chunk_rows,
+        check,
     )
     return Z
 
@@ -118,8 +170,15 @@ def class_probabilities(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
 
     load_chunk = _table_chunks(state.table_encoder, X, device)
     width = model.classifier.n_classes
+    check = _finite_table_results(state.table_encoder, "class probabilities")
     (proba,) = map_chunks(
-        compute, load_chunk, X.shape[0], [((width,), np.float64)], device, chunk_rows
+        compute,
+        load_chunk,
+        X.shape[0],
+        [((width,), np.float64)],
+        device,
+        chunk_rows,
+        check,
     )
     return proba
 
@@ -132,14 +191,30 @@ def decode_rows(state, Z, device, chunk_rows=INFERENCE_CHUNK_ROWS):
     def load_chunk(start, stop):
         return (torch.as_tensor(Z[start:stop], dtype=torch.float64).to(device),)
 
+    undefined = []  # the chunk's rows with a NaN logit (from an overflow)
+
     def compute(z, out):
         numeric_mean, logits = decoder(z)
+        undefined[:] = [torch.isnan(numeric_mean).any(dim=1)]
         if logits is None:
             return [numeric_mean, torch.zeros((len(z), 0), dtype=torch.int64)]
+        undefined[0] = undefined[0] | torch.isnan(logits).flatten(1).any(dim=1)
         # Never decode to the shared "rare" code when a real category is
         # available.
         logits[:, :, RARE_CODE] = -torch.inf
         return [numeric_mean, logits.argmax(dim=2)]
 
+    def check(start, inputs, results):
+        row = _first_bad_row(results[0])
+        if row is None:
+            row = _first_bad_row(undefined[0], bad=lambda flags: flags)
+        if row is not None:
+            raise ValueError(
+                f"The decoding of row {start + row} overflows float64: its latent "
+                "code is too far from the training data's."
+            )
+
     outputs = [((decoder.n_numeric,), np.float64), ((decoder.n_categorical,), np.int64)]
-    return map_chunks(compute, load_chunk, Z.shape[0], outputs, device, chunk_rows)
+    return map_chunks(
+        compute, load_chunk, Z.shape[0], outputs, device, chunk_rows, check
+    )

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.utils.validation import validate_data
 
-from ._encoding import check_numeric_dtype, resolve_categorical_mask
+from ._encoding import _column_as_float, check_numeric_dtype, resolve_categorical_mask
 
 
 def as_table(X):
@@ -59,6 +59,13 @@ def validate_input(estimator, X, reset, categorical_mask=None):
     X = as_table(X)
     is_frame = isinstance(X, pd.DataFrame)
     min_samples = 2 if reset else 1
+    if is_frame and X.shape[1] == 0:
+        # pandas' own error ("at least one array or dtype is required") names
+        # neither the problem nor the table.
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
+            f"1 is required by {type(estimator).__name__}: X has no columns."
+        )
     if reset:
         categorical_mask = _resolve_mask(X, estimator.categorical_features, is_frame)
     has_categorical = categorical_mask is not None and categorical_mask.any()
@@ -105,6 +112,9 @@ def _validate_numeric(estimator, X, reset, is_frame, min_samples):
     if is_frame:
         for name, dtype in X.dtypes.items():
             check_numeric_dtype(dtype, str(name))
+    elif hasattr(X, "dtype") and X.dtype.kind == "c":
+        # scikit-learn's "Complex data not supported" prints the data instead.
+        check_numeric_dtype(X.dtype, "x0")
     try:
         return validate_data(
             estimator,
@@ -120,11 +130,42 @@ def _validate_numeric(estimator, X, reset, is_frame, min_samples):
             ensure_all_finite="allow-nan",
             ensure_min_samples=min_samples,
         )
-    except ValueError as error:
-        if "could not convert" not in str(error):
+    except (TypeError, ValueError, OverflowError) as error:
+        name, located = _column_error(X, is_frame)
+        if isinstance(located, TypeError):  # a value that is not a number
+            raise ValueError(
+                f"X has non-numeric values in column {name!r} "
+                f"({located.__cause__}). Mark the columns that hold categories "
+                "with categorical_features, or pass a DataFrame with "
+                "'category', 'object' or 'string' columns."
+            ) from error
+        if located is not None:  # e.g. a number beyond float64 (OverflowError)
+            raise located from error
+        if not isinstance(error, ValueError) or "could not convert" not in str(error):
             raise
         raise ValueError(
             f"X has non-numeric values ({error}). Mark the columns that hold "
             "categories with categorical_features, or pass a DataFrame with "
             "'category', 'object' or 'string' columns."
         ) from error
+
+
+def _column_error(X, is_frame):
+    """``(name, error)``: the first column of ``X`` not convertible to float64
+    and the error naming it, or ``(None, None)`` (scikit-learn's conversion
+    errors name no column).
+
+    Only on the error path: the columns are converted again one at a time.
+    """
+    if not (is_frame or (isinstance(X, np.ndarray) and X.ndim == 2)):
+        return None, None
+    if not is_frame and X.dtype != object:
+        return None, None
+    for j in range(X.shape[1]):
+        column = X.iloc[:, j] if is_frame else X[:, j]
+        name = str(X.columns[j]) if is_frame else f"x{j}"
+        try:
+            _column_as_float(column, name)
+        except (TypeError, ValueError) as error:
+            return name, error
+    return None, None

@@ -7,6 +7,7 @@ minibatch.
 """
 
 import functools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -303,13 +304,19 @@ class Objective:
 
 
 def elbo(model, numeric, observed, categorical):
-    """Per-row ELBO at the posterior mean, with KL weight 1 (``score_samples``)."""
+    """Per-row ELBO at the posterior mean, with KL weight 1 (``score_samples``).
+
+    A row so far from the training data that the networks overflow scores
+    -inf: its ELBO is below the float64 range, and the overflow would
+    otherwise surface as NaN (inf - inf inside the networks or the terms).
+    """
     mean, log_var = model.encoder(numeric, observed, categorical)
     numeric_mean, logits = model.decoder(mean)
     nll = losses.reconstruction_nll(
         numeric_mean, logits, numeric, observed, categorical
     )
-    return -nll - losses.gaussian_kl(mean, log_var)
+    score = -nll - losses.gaussian_kl(mean, log_var)
+    return score.masked_fill(score.isnan(), -math.inf)
 
 
 def _concat(batches):
