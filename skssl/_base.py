@@ -1,5 +1,6 @@
 """What the estimators share: parameter constraints, input, the fitted state."""
 
+import functools
 from numbers import Integral, Real
 
 import torch
@@ -18,7 +19,19 @@ class BaseContrastiveVAE(BaseEstimator):
     Holds the constraints of the parameters both have, the input validation
     both use, and :meth:`_publish`, which sets the fitted attributes from
     the :class:`~skssl.training.TrainingState` training returns.
+
+    A ``fit`` or ``partial_fit`` that does not return (an error, a
+    ``KeyboardInterrupt``, the device out of memory) leaves the estimator as
+    it was before the call: unfitted, or with its previous fitted state.
+    Subclasses' ``fit`` and ``partial_fit`` are wrapped to that end
+    (:func:`_unchanged_unless_returned`).
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("fit", "partial_fit"):
+            if name in cls.__dict__:
+                setattr(cls, name, _unchanged_unless_returned(cls.__dict__[name]))
 
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -96,3 +109,27 @@ class BaseContrastiveVAE(BaseEstimator):
         tags.input_tags.categorical = True
         tags.input_tags.sparse = True
         return tags
+
+
+def _unchanged_unless_returned(method):
+    """``method`` (``fit`` or ``partial_fit``), restoring the estimator's
+    attributes as they were before the call if it does not return.
+
+    Validation sets ``n_features_in_`` (and the classifier ``classes_``)
+    before training starts; training itself changes no attribute until it
+    returns, and ``partial_fit`` trains a copy of the state
+    (:meth:`~skssl.training.TrainingState.continued`), so restoring the
+    attributes themselves (a shallow copy) restores the estimator.
+    """
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    return call

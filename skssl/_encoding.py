@@ -148,8 +148,8 @@ def check_numeric_dtype(dtype, name):
     """
     if pd.api.types.is_complex_dtype(dtype):
         raise ValueError(
-            f"Column {name!r} has complex dtype {dtype}; complex numbers are not "
-            "supported. Pass the real and imaginary parts as two columns."
+            f"Complex data not supported: column {name!r} has dtype {dtype}. "
+            "Pass the real and imaginary parts as two columns."
         )
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(
         dtype

@@ -133,7 +133,10 @@ def _validate_numeric(estimator, X, reset, is_frame, min_samples):
     except (TypeError, ValueError, OverflowError) as error:
         name, located = _column_error(X, is_frame)
         if isinstance(located, TypeError):  # a value that is not a number
-            raise ValueError(
+            # The type of scikit-learn's own error (TypeError for a dict in an
+            # object array, ValueError for text), with the column named.
+            kind = TypeError if isinstance(error, TypeError) else ValueError
+            raise kind(
                 f"X has non-numeric values in column {name!r} "
                 f"({located.__cause__}). Mark the columns that hold categories "
                 "with categorical_features, or pass a DataFrame with "

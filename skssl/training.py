@@ -13,7 +13,10 @@ defaults; it holds no state of its own between calls. Everything a later
 which the estimator keeps and pickles with the model.
 """
 
+import copy
 import dataclasses
+import functools
+import gc
 import inspect
 import time
 from contextlib import contextmanager
@@ -48,6 +51,7 @@ from ._warnings import warn_at_caller
 __all__ = [
     "LOSS_TERMS",
     "CURVES",
+    "DeviceOutOfMemoryError",
     "TrainingRun",
     "TrainingSession",
     "TrainingState",
@@ -99,6 +103,75 @@ class TrainingState:
     def best_loss(self):
         """Best monitored loss: validation with early stopping, else training."""
         return min(self.curves["validation"] or self.curves["loss"])
+
+    def continued(self):
+        """A copy for :meth:`TrainingSession.partial_fit` to train further.
+
+        The networks, curves, representation history and the stream's
+        reservoir and random generator are copied, so this state stays as it
+        was whatever happens to the call (an interrupt, an error). The table
+        encoder, fixed once fitted, is shared.
+        """
+        stream = self.stream
+        if stream is not None:
+            reservoir = copy.copy(stream.reservoir)  # update() makes new arrays
+            reservoir.rng = copy.deepcopy(reservoir.rng)
+            stream = dataclasses.replace(stream, reservoir=reservoir)
+        history = self.representation_history
+        if history is not None:
+            history = {name: list(values) for name, values in history.items()}
+        return dataclasses.replace(
+            self,
+            model=copy.deepcopy(self.model),
+            curves={name: list(values) for name, values in self.curves.items()},
+            representation_history=history,
+            stream=stream,
+        )
+
+
+class DeviceOutOfMemoryError(torch.OutOfMemoryError, MemoryError):
+    """Training ran out of memory on its device.
+
+    Raised by :meth:`TrainingSession.fit` and :meth:`TrainingSession.partial_fit`
+    in place of torch's ``OutOfMemoryError`` (which it subclasses, with
+    ``MemoryError``), once the device memory the call held has been released.
+    The message names the device and the batch size.
+    """
+
+
+def _releasing_device_memory(method):
+    """Turn an out-of-memory error of training ``method`` into a
+    :class:`DeviceOutOfMemoryError`, after releasing the device's memory.
+
+    The tensors a failed call put on the device are held by the frames of its
+    traceback; they are freed once the original error is dropped, which is why
+    the new error is raised outside the ``except`` clause (and without it as
+    its cause). The allocator's cached blocks are then returned to the device.
+    """
+
+    @functools.wraps(method)
+    def train(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except DeviceOutOfMemoryError:
+            raise
+        except torch.OutOfMemoryError as error:
+            detail = str(error).strip().splitlines()[0] if str(error) else ""
+        gc.collect()
+        device = resolve_device(self.params["device"])
+        if device.type == "cuda":
+            if device.index is None:
+                device = torch.device("cuda", torch.cuda.current_device())
+            torch.cuda.empty_cache()
+        raise DeviceOutOfMemoryError(
+            f"Training ran out of memory on device {device} with "
+            f"batch_size={self.params['batch_size']} (hidden_layer_sizes="
+            f"{tuple(self.hidden_layer_sizes)}). Lower batch_size or "
+            "hidden_layer_sizes, or free memory on the device; the memory this "
+            f"call held on it has been released. ({detail or 'out of memory'})"
+        )
+
+    return train
 
 
 # Rows seen in training under max_epochs="auto", and its bounds in epochs.
@@ -227,8 +300,16 @@ class TrainingRun:
     def _train_on(self, batches, optimizer):
         """Sums of the loss terms over ``batches``, weighted by their rows."""
         sums = torch.zeros(len(self.objective.terms), device=self.pool.numeric.device)
-        for batch in batches:
-            sums += self.train_step(batch, optimizer) * batch.n_samples
+        try:
+            for batch in batches:
+                sums += self.train_step(batch, optimizer) * batch.n_samples
+        finally:
+            # An error or interrupt mid-epoch: the batches' generator (and the
+            # streaming thread of host-streamed data) ends now, not whenever
+            # the traceback is dropped.
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
         return sums
 
     def train_steps(self, n_steps, optimizer):
@@ -365,6 +446,9 @@ class TrainingSession:
         variant's parameter with another variant, bad ``hidden_layer_sizes``).
     """
 
+    # The epoch loop's class: a subclass of TrainingRun may hook into it.
+    run_class = TrainingRun
+
     def __init__(
         self, params, defaults, device_rows=None, chunk_bytes=STREAM_CHUNK_BYTES
     ):
@@ -463,6 +547,7 @@ class TrainingSession:
         return {name: [] for name in (*self.objective.terms, "validation")}
 
     # -------------------------------------------------------------------- fit
+    @_releasing_device_memory
     def fit(self, X, categorical_mask, labels=None, n_classes=None):
         """Train new networks on the validated table ``X``; a new state.
 
@@ -520,7 +605,7 @@ class TrainingSession:
         model = model.to(device)
         generator = torch.Generator(device=device).manual_seed(seeds.stream)
         pool = data.marginal_pool(n_pool, generator)
-        run = TrainingRun(self, model, data, pool, validation, generator, device)
+        run = self.run_class(self, model, data, pool, validation, generator, device)
         state = TrainingState(
             table_encoder, model, curves=self._new_curves(), device=str(device)
         )
@@ -631,11 +716,13 @@ class TrainingSession:
         return state
 
     # ------------------------------------------------------------ partial_fit
+    @_releasing_device_memory
     def partial_fit(self, X, categorical_mask, state=None):
         """Train ``partial_fit_epochs`` epochs on the chunk ``X``.
 
-        ``state`` is the state to continue (None for new networks); it is
-        updated in place and returned. The first call fixes the column
+        ``state`` is the state to continue (None for new networks); it is left
+        as it was, and the state trained further is returned (a copy:
+        :meth:`TrainingState.continued`). The first call fixes the column
         encoding from its chunk. The augmentation draws replacement values
         from a reservoir sample of all chunks seen.
         """
@@ -647,6 +734,7 @@ class TrainingSession:
             )
         if state is not None:
             self.check_architecture(state.model)
+            state = state.continued()
         device = resolve_device(params["device"])
         if state is None:
             table_encoder = TabularEncoder(categorical_mask, params["max_categories"])
@@ -675,7 +763,7 @@ class TrainingSession:
         )
         reservoir = stream.reservoir.update(encoded).table
         pool = self._data(reservoir, device, n_pool).marginal_pool(n_pool, generator)
-        run = TrainingRun(self, model, data, pool, None, generator, device)
+        run = self.run_class(self, model, data, pool, None, generator, device)
         monitor = None
         if params["monitor_representation"]:
             # The monitor appends to the history kept across calls (and
@@ -733,7 +821,7 @@ class TrainingSession:
         model = self.build_model(table_encoder, seed).to(device)
         generator = torch.Generator(device=device).manual_seed(seed)
         pool = data.marginal_pool(pool_rows(None), generator)
-        return TrainingRun(
+        return self.run_class(
             self, model, data, pool, None, generator, device, encoded=encoded
         )
 

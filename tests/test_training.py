@@ -76,14 +76,22 @@ def test_fit_starts_a_new_state_and_partial_fit_continues_it():
     assert state.n_epochs == state.max_epochs == 3
     assert set(state.curves) == set(CURVES)
     assert state.model.encoder.mean.weight.device.type == "cpu"
-    model = state.model
+    weights = [p.detach().clone() for p in state.model.parameters()]
     again = session.partial_fit(X, mask, state)
-    assert again is state and state.model is model  # trained further, in place
+    # Trained further as a copy: the state given is left as it was.
+    assert again is not state and again.model is not state.model
+    assert state.n_epochs == 3 and state.stream is None
+    assert all(torch.equal(a, b) for a, b in zip(weights, state.model.parameters()))
+    state = again
     assert state.n_epochs == 4 and state.stream is not None
     assert state.stream.reservoir.n_seen == 100
     device, generator_state = state.stream.generator
     assert device == "cpu" and isinstance(generator_state, torch.Tensor)
     assert state.curves["validation"] == []
+    # A further call copies the stream too.
+    third = session.partial_fit(X, mask, state)
+    assert state.stream.reservoir.n_seen == 100 and state.n_epochs == 4
+    assert third.stream.reservoir.n_seen == 200 and third.n_epochs == 5
     # A new session over the same parameters trains the same networks.
     other = _session(**FAST).fit(X, mask)
     for a, b in zip(other.model.parameters(), session.fit(X, mask).model.parameters()):
