@@ -60,27 +60,49 @@ def _logistic_regression(Z, labels, n_classes, seed):
         return lr.fit(Z, labels)
 
 
+def _cv_accuracy(lr):
+    """Mean cross-validated accuracy at the chosen C (None without CV)."""
+    if not hasattr(lr, "scores_"):
+        return None
+    scores = next(iter(lr.scores_.values()))  # (folds, Cs), alike per class
+    return scores.mean(axis=0).max()
+
+
 @torch.no_grad()
 def fit_head(model, batch, labels, seed):
     """Fit ``model.classifier`` to ``labels`` (class indices) of ``batch``'s rows.
 
     Columns are standardised for the fit (the penalty then treats them
-    alike) and the scaling is folded back into the head's weights.
+    alike) and the scaling is folded back into the head's weights. Two
+    regressions are cross-validated, on the raw columns with the hidden
+    activations and on the raw columns alone; the second is kept only when
+    its cross-validated accuracy is higher: where the learned features do not
+    help the labeled rows, the head falls back to what a logistic regression
+    on the raw columns does.
     """
     head = model.classifier
     X = head_inputs(model, batch)
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale < 1e-12] = 1.0
     Z = (X - mean) / scale
+    raw = np.ones(X.shape[1], dtype=bool)
+    raw[head.n_dense_inputs : head.dense.in_features] = False  # the hidden ones
     lr = _logistic_regression(Z, labels, head.n_classes, seed)
+    columns = np.ones(X.shape[1], dtype=bool)
+    raw_only = _logistic_regression(Z[:, raw], labels, head.n_classes, seed)
+    with_hidden, without = _cv_accuracy(lr), _cv_accuracy(raw_only)
+    if with_hidden is not None and without > with_hidden:
+        lr, columns = raw_only, raw
     coef = np.zeros((head.n_classes, X.shape[1]))
     intercept = np.zeros(head.n_classes)
     present = lr.classes_
     if len(present) == 2 and lr.coef_.shape[0] == 1:
         # Binary: sklearn's one logit is the second class's against the first.
-        coef[present[1]], intercept[present[1]] = lr.coef_[0], lr.intercept_[0]
+        coef[present[1], columns] = lr.coef_[0]
+        intercept[present[1]] = lr.intercept_[0]
     else:
-        coef[present], intercept[present] = lr.coef_, lr.intercept_
+        coef[np.ix_(present, np.flatnonzero(columns))] = lr.coef_
+        intercept[present] = lr.intercept_
     # Classes without a labeled row never win.
     intercept[np.setdiff1d(np.arange(head.n_classes), present)] = -1e4
     weights = coef / scale
