@@ -24,10 +24,24 @@ def as_table(X):
     as a column to mark categorical.
     """
     if isinstance(X, list | tuple):
-        return np.asarray(X, dtype=object)
+        try:
+            table = np.asarray(X, dtype=object)
+        except ValueError as error:  # sequences of different lengths in cells
+            raise _ragged_error(error) from error
+        if table.ndim == 1 and any(isinstance(row, list | tuple) for row in table):
+            raise _ragged_error("rows of different lengths")
+        return table
     if isinstance(X, np.ndarray) and X.dtype.kind in "US":
         return X.astype(object)
     return X
+
+
+def _ragged_error(detail):
+    return ValueError(
+        "X is a list whose rows differ in length or whose cells hold sequences "
+        f"({detail}). Pass a 2-D table: rows of the same length, one scalar per "
+        "cell."
+    )
 
 
 def is_other_dataframe(X):
