@@ -279,18 +279,29 @@ def _standardise(values, mean, scale, names, limit):
     """
     with np.errstate(over="ignore", invalid="ignore"):
         standardised = (values - mean) / scale
-        overflow = np.isinf(standardised)  # the values themselves are finite
-        if overflow.any():
-            split = values / scale - mean / scale
-            standardised[overflow] = split[overflow]
-            overflow = np.isinf(standardised)
-        if np.isfinite(limit):
+        if standardised.size == 0:
+            return standardised
+        # The common case in two reductions, without temporaries (NaN skipped).
+        bound = limit if np.isfinite(limit) else np.finfo(np.float64).max
+        low = np.fmin.reduce(standardised, axis=None)
+        high = np.fmax.reduce(standardised, axis=None)
+        if not (-bound <= low and high <= bound):
+            overflow = np.isinf(standardised)  # the values themselves are finite
+            if overflow.any():
+                split = values / scale - mean / scale
+                standardised[overflow] = split[overflow]
+                overflow = np.isinf(standardised)
             overflow |= np.abs(standardised) > limit
-    if not overflow.any():
-        return standardised
+            if overflow.any():
+                _raise_beyond(values, standardised, overflow, mean, scale, names, limit)
+    return standardised
+
+
+def _raise_beyond(values, standardised, overflow, mean, scale, names, limit):
+    """The ValueError of :func:`_standardise`, for its first ``overflow``."""
     row, column = np.argwhere(overflow)[0]
     value, z = values[row, column], standardised[row, column]
-    if np.isinf(limit):
+    if np.isinf(limit) or np.isinf(z):
         problem = "which standardised is beyond float64's range"
     else:
         problem = (
