@@ -65,8 +65,8 @@ class ContrastiveVAETransformer(
     in ``categorical_features``) are embedded, with at most ``max_categories``
     levels per column. Training runs in float32 on ``device`` (the networks in
     bfloat16 with ``mixed_precision=True``); inference runs
-    in float64 so that each row's output does not depend on the rest of the
-    batch.
+    in float64 so that each row's output does not depend on the other rows'
+    values (its position in the batch can change its last bits).
 
     Parameters
     ----------
@@ -321,6 +321,19 @@ class ContrastiveVAETransformer(
         -------
         self : object
             Fitted transformer.
+
+        Raises
+        ------
+        ValueError, TypeError
+            For input that cannot be encoded, naming the column (infinity,
+            complex or non-numeric values in numeric columns, numbers beyond
+            float64, unhashable categories).
+        skssl.training.DeviceOutOfMemoryError
+            If the device runs out of memory (the message names it and the
+            batch size; the device memory the call held is released).
+
+        A call that does not return (an error, ``KeyboardInterrupt``) leaves
+        the transformer as it was: unfitted, or with its previous fit.
         """
         session = self._session()
         X, mask = self._validate(X, reset=True)
@@ -379,6 +392,8 @@ class ContrastiveVAETransformer(
             With ``representation="hidden"``, the encoder's hidden-layer
             activations (``sum(hidden_layer_sizes)`` columns); with
             ``"latent"``, the posterior mean (``n_components`` columns).
+            Always finite: a row whose representation would overflow float64
+            raises a ValueError naming it.
         """
         check_is_fitted(self)
         X, _ = self._validate(X, reset=False)
@@ -403,6 +418,8 @@ class ContrastiveVAETransformer(
         Returns
         -------
         scores : ndarray of shape (n_samples,)
+            Never NaN: a row so far from the training data that the ELBO
+            overflows float64 scores -inf.
         """
         check_is_fitted(self)
         X, _ = self._validate(X, reset=False)
