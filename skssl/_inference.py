@@ -114,6 +114,25 @@ def _finite_table_results(table_encoder, what):
     return check
 
 
+def _map_table(state, X, device, compute, width, what, chunk_rows):
+    """``compute`` over the rows of the validated table ``X``: one float64
+    output of ``width`` columns (None: one value a row), checked finite
+    (``what`` names it in the error) unless ``what`` is None."""
+    load_chunk = _table_chunks(state.table_encoder, X, device)
+    shape = () if width is None else (width,)
+    check = None if what is None else _finite_table_results(state.table_encoder, what)
+    (values,) = map_chunks(
+        compute,
+        load_chunk,
+        X.shape[0],
+        [(shape, np.float64)],
+        device,
+        chunk_rows,
+        check,
+    )
+    return values
+
+
 def transform_rows(state, X, representation, device, chunk_rows=INFERENCE_CHUNK_ROWS):
     """The representation of each row of the validated table ``X``."""
     model = inference_model(state.model, device)
@@ -131,19 +150,8 @@ def transform_rows(state, X, representation, device, chunk_rows=INFERENCE_CHUNK_
                 )
             ]
 
-    load_chunk = _table_chunks(state.table_encoder, X, device)
     width = output_width(model, representation)
-    check = _finite_table_results(state.table_encoder, "representation")
-    (Z,) = map_chunks(
-        compute,
-        load_chunk,
-        X.shape[0],
-        [((width,), np.float64)],
-        device,
-        chunk_rows,
-        check,
-    )
-    return Z
+    return _map_table(state, X, device, compute, width, "representation", chunk_rows)
 
 
 def elbo_rows(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
@@ -153,11 +161,7 @@ def elbo_rows(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
     def compute(numeric, observed, categorical, out):
         return [elbo(model, numeric, observed, categorical)]
 
-    load_chunk = _table_chunks(state.table_encoder, X, device)
-    (scores,) = map_chunks(
-        compute, load_chunk, X.shape[0], [((), np.float64)], device, chunk_rows
-    )
-    return scores
+    return _map_table(state, X, device, compute, None, None, chunk_rows)
 
 
 def class_probabilities(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
@@ -168,19 +172,9 @@ def class_probabilities(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
         logits = model.class_logits(numeric, observed, categorical)
         return [logits.softmax(dim=1)]
 
-    load_chunk = _table_chunks(state.table_encoder, X, device)
     width = model.classifier.n_classes
-    check = _finite_table_results(state.table_encoder, "class probabilities")
-    (proba,) = map_chunks(
-        compute,
-        load_chunk,
-        X.shape[0],
-        [((width,), np.float64)],
-        device,
-        chunk_rows,
-        check,
-    )
-    return proba
+    what = "class probabilities"
+    return _map_table(state, X, device, compute, width, what, chunk_rows)
 
 
 def decode_rows(state, Z, device, chunk_rows=INFERENCE_CHUNK_ROWS):

@@ -24,6 +24,17 @@ CONTRASTIVE_VARIANTS = {
     "momentum-mixup": {"momentum_mixup": 1.0},
 }
 
+# The tiny settings of issue 17's reproducers (hostile input, property tests).
+REPRODUCER = dict(
+    max_epochs=1,
+    hidden_layer_sizes=(8,),
+    n_components=2,
+    projection_dim=4,
+    batch_size=4,
+    device="cpu",
+    random_state=0,
+)
+
 # Tiny networks: SMALL for tests that set the epochs, FAST for the others.
 SMALL = dict(hidden_layer_sizes=(32,), n_components=4, random_state=0)
 FAST = dict(SMALL, max_epochs=3)

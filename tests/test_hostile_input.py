@@ -16,18 +16,9 @@ from scipy import sparse
 from skssl import ContrastiveVAEClassifier, ContrastiveVAETransformer
 from skssl._encoding import TRAINING_LIMIT, _column_statistics
 from skssl.training import TrainingSession
-from tests._helpers import fit_with, make_mixed_frame
+from tests._helpers import REPRODUCER, fit_with, make_mixed_frame
 
-# The settings of the reproducers.
-TINY = dict(
-    max_epochs=1,
-    hidden_layer_sizes=(8,),
-    n_components=2,
-    projection_dim=4,
-    batch_size=4,
-    device="cpu",
-    random_state=0,
-)
+TINY = REPRODUCER
 FLOAT_MAX = float(np.finfo(np.float64).max)
 
 pytestmark = pytest.mark.usefixtures("quiet")

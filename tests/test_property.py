@@ -28,20 +28,13 @@ import pytest
 from scipy import sparse
 
 from skssl import ContrastiveVAEClassifier, ContrastiveVAETransformer
+from tests._helpers import REPRODUCER
 
 hypothesis = pytest.importorskip("hypothesis", reason='needs pip install "skssl[test]"')
 from hypothesis import HealthCheck, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-TINY = dict(
-    max_epochs=1,
-    hidden_layer_sizes=(8,),
-    n_components=2,
-    projection_dim=4,
-    batch_size=4,
-    device="cpu",
-    random_state=0,
-)
+TINY = REPRODUCER
 
 # Examples per input family in CI; the classifier fits a cross-validated head
 # (about 0.4 s a fit), so it gets fewer.
