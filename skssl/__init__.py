@@ -4,8 +4,7 @@ from . import losses, metrics
 from ._classifier import ContrastiveVAEClassifier
 from ._diagnostics import RepresentationCollapseWarning
 from ._estimator import ContrastiveVAETransformer
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "ContrastiveVAEClassifier",
