@@ -164,12 +164,16 @@ class Objective:
         under autocast; the loss functions compute in float32 (see
         :mod:`skssl.losses`).
         """
-        with torch.autocast(
+        with self._autocast(batch):
+            return self._batch_losses(model, batch, pool, generator)
+
+    def _autocast(self, batch):
+        """bfloat16 matrix products with ``mixed_precision``, on ``batch``'s device."""
+        return torch.autocast(
             batch.numeric.device.type,
             dtype=torch.bfloat16,
             enabled=self.mixed_precision,
-        ):
-            return self._batch_losses(model, batch, pool, generator)
+        )
 
     def _batch_losses(self, model, batch, pool, generator):
         device = batch.numeric.device
@@ -270,11 +274,7 @@ class Objective:
         transformer, the cross-entropy of the labels for the classifier."""
         if self.supervised_weight == 0:
             return self.batch_losses(model, batch, pool, generator)[0]
-        with torch.autocast(
-            batch.numeric.device.type,
-            dtype=torch.bfloat16,
-            enabled=self.mixed_precision,
-        ):
+        with self._autocast(batch):
             logits = model.class_logits(
                 batch.numeric, batch.observed, batch.categorical
             )

@@ -64,6 +64,11 @@ __all__ = [
 CURVES = (*LOSS_TERMS, "validation")
 
 
+def empty_curves(terms=LOSS_TERMS):
+    """Empty per-epoch curves for the loss ``terms`` and the validation loss."""
+    return {name: [] for name in (*terms, "validation")}
+
+
 @dataclass
 class StreamState:
     """What ``partial_fit`` resumes: the random stream, moments and pool."""
@@ -87,7 +92,7 @@ class TrainingState:
     table_encoder: TabularEncoder
     model: ContrastiveVAE  # on the CPU between calls
     # Loss term (and "validation") -> per-epoch values.
-    curves: dict = field(default_factory=lambda: {name: [] for name in CURVES})
+    curves: dict = field(default_factory=empty_curves)
     fit_time: float = 0.0
     max_epochs: int = None  # the budget fit resolved; None for partial_fit alone
     device: str = "cpu"
@@ -268,7 +273,6 @@ class TrainingRun:
         self.validation = validation
         self.generator = generator
         self.device = device
-        self.monitor = None  # the representation diagnostics of fit
         self.objective = session.objective
         self.batch_size = min(session.params["batch_size"], data.n_samples)
         self._step_stream = None  # the minibatches of train_steps
@@ -345,8 +349,7 @@ class TrainingRun:
             raise FloatingPointError(
                 f"Training diverged at epoch {epoch}: the loss became "
                 f"{values[0]} (terms {dict(zip(self.objective.terms, values))}). "
-                "Lower "
-                "learning_rate, raise temperature, or check the input for "
+                "Lower learning_rate, raise temperature, or check the input for "
                 "extreme values."
             )
         return values
@@ -543,9 +546,6 @@ class TrainingSession:
             labels=labels,
         )
 
-    def _new_curves(self):
-        return {name: [] for name in (*self.objective.terms, "validation")}
-
     # -------------------------------------------------------------------- fit
     @_releasing_device_memory
     def fit(self, X, categorical_mask, labels=None, n_classes=None):
@@ -607,14 +607,18 @@ class TrainingSession:
         pool = data.marginal_pool(n_pool, generator)
         run = self.run_class(self, model, data, pool, validation, generator, device)
         state = TrainingState(
-            table_encoder, model, curves=self._new_curves(), device=str(device)
+            table_encoder,
+            model,
+            curves=empty_curves(self.objective.terms),
+            device=str(device),
         )
         state.max_epochs = resolve_max_epochs(params["max_epochs"], data.n_samples)
-        monitor = RepresentationMonitor(pool, self.objective, seeds.sampling)
-        run.monitor = monitor
+        # Always built: the collapse check at the end reads its rows; it also
+        # records each epoch with monitor_representation.
+        diagnostics = RepresentationMonitor(pool, self.objective, seeds.sampling)
+        monitor = diagnostics if params["monitor_representation"] else None
 
         start = time.perf_counter()
-        monitor = monitor if params["monitor_representation"] else None
         if labels is None:
             self._self_supervised_epochs(run, state, monitor, seeds.sampling)
         else:
@@ -622,7 +626,7 @@ class TrainingSession:
         state.fit_time = time.perf_counter() - start
         if monitor is not None:
             state.representation_history = monitor.history
-        return self._finish(state, model, run.monitor)
+        return self._finish(state, model, diagnostics)
 
     def _stopping(self, keep_best):
         params = self.params
@@ -764,14 +768,13 @@ class TrainingSession:
         reservoir = stream.reservoir.update(encoded).table
         pool = self._data(reservoir, device, n_pool).marginal_pool(n_pool, generator)
         run = self.run_class(self, model, data, pool, None, generator, device)
-        monitor = None
         if params["monitor_representation"]:
             # The monitor appends to the history kept across calls (and
             # started here if an earlier fit or call did not monitor).
             state.representation_history = (
                 state.representation_history or empty_representation_history()
             )
-        monitor = RepresentationMonitor(
+        diagnostics = RepresentationMonitor(
             pool, self.objective, stream.stream_seed, state.representation_history
         )
 
@@ -779,14 +782,14 @@ class TrainingSession:
         stream.optimizer = run.epochs(
             params["partial_fit_epochs"],
             state.curves,
-            monitor=monitor if params["monitor_representation"] else None,
+            monitor=diagnostics if params["monitor_representation"] else None,
             optimizer_state=stream.optimizer,
         )
         stream.generator = (str(device), generator.get_state())
         state.curves["validation"] = []
         state.device = str(device)
         state.fit_time += time.perf_counter() - start
-        return self._finish(state, model, monitor)
+        return self._finish(state, model, diagnostics)
 
     @staticmethod
     def _resumed_generator(stream, device, n_epochs):
