@@ -60,25 +60,39 @@ def _logistic_regression(Z, labels, n_classes, seed):
         return lr.fit(Z, labels)
 
 
-def _cv_accuracy(lr):
-    """Mean cross-validated accuracy at the chosen C (None without CV)."""
-    if not hasattr(lr, "scores_"):
-        return None
-    scores = next(iter(lr.scores_.values()))  # (folds, Cs), alike per class
-    return scores.mean(axis=0).max()
+def _class_logits(lr, n_classes):
+    """``lr``'s coefficients and intercepts as one logit per class of all
+    ``n_classes`` (zero for classes without a labeled row)."""
+    coef = np.zeros((n_classes, lr.coef_.shape[1]))
+    intercept = np.zeros(n_classes)
+    present = lr.classes_
+    if len(present) == 2 and lr.coef_.shape[0] == 1:
+        # Binary: sklearn's one logit is the second class's against the first.
+        coef[present[1]] = lr.coef_[0]
+        intercept[present[1]] = lr.intercept_[0]
+    else:
+        coef[present] = lr.coef_
+        intercept[present] = lr.intercept_
+    return coef, intercept
 
 
 @torch.no_grad()
 def fit_head(model, batch, labels, seed):
     """Fit ``model.classifier`` to ``labels`` (class indices) of ``batch``'s rows.
 
+    Returns the two regressions as ``(columns, regression)`` pairs, ``columns``
+    a mask of the head's inputs that the regression reads (standardised).
+
     Columns are standardised for the fit (the penalty then treats them
     alike) and the scaling is folded back into the head's weights. Two
     regressions are cross-validated, on the raw columns with the hidden
-    activations and on the raw columns alone; the second is kept only when
-    its cross-validated accuracy is higher: where the learned features do not
-    help the labeled rows, the head falls back to what a logistic regression
-    on the raw columns does.
+    activations and on the raw columns alone, and the head is their
+    logit average (a product of the two experts, still linear). With few
+    labels, choosing one of the two by cross-validated accuracy picks by
+    noise; the average is never far from the better one, and where the
+    learned features do not help, the raw columns' regression holds the
+    head near what a logistic regression on them does (docs/semi_supervised.md
+    has the measurements).
     """
     head = model.classifier
     X = head_inputs(model, batch)
@@ -87,22 +101,16 @@ def fit_head(model, batch, labels, seed):
     Z = (X - mean) / scale
     raw = np.ones(X.shape[1], dtype=bool)
     raw[head.n_dense_inputs : head.dense.in_features] = False  # the hidden ones
-    lr = _logistic_regression(Z, labels, head.n_classes, seed)
-    columns = np.ones(X.shape[1], dtype=bool)
-    raw_only = _logistic_regression(Z[:, raw], labels, head.n_classes, seed)
-    with_hidden, without = _cv_accuracy(lr), _cv_accuracy(raw_only)
-    if with_hidden is not None and without > with_hidden:
-        lr, columns = raw_only, raw
     coef = np.zeros((head.n_classes, X.shape[1]))
     intercept = np.zeros(head.n_classes)
+    experts = []
+    for columns in (np.ones(X.shape[1], dtype=bool), raw):
+        lr = _logistic_regression(Z[:, columns], labels, head.n_classes, seed)
+        expert_coef, expert_intercept = _class_logits(lr, head.n_classes)
+        coef[:, columns] += expert_coef / 2
+        intercept += expert_intercept / 2
+        experts.append((columns, lr))
     present = lr.classes_
-    if len(present) == 2 and lr.coef_.shape[0] == 1:
-        # Binary: sklearn's one logit is the second class's against the first.
-        coef[present[1], columns] = lr.coef_[0]
-        intercept[present[1]] = lr.intercept_[0]
-    else:
-        coef[np.ix_(present, np.flatnonzero(columns))] = lr.coef_
-        intercept[present] = lr.intercept_
     # Classes without a labeled row never win.
     intercept[np.setdiff1d(np.arange(head.n_classes), present)] = -1e4
     weights = coef / scale
@@ -113,4 +121,4 @@ def fit_head(model, batch, labels, seed):
     head.dense.bias.copy_(torch.as_tensor(bias, dtype=dtype))
     if head.n_categorical:
         head.one_hot.weight.copy_(torch.as_tensor(weights[:, n_dense:].T, dtype=dtype))
-    return lr
+    return experts
