@@ -1,4 +1,4 @@
-"""Out-of-core and distributed training end to end: dask, streaming on CUDA."""
+"""Out-of-core and distributed training end to end: dask, Ray, streaming on CUDA."""
 
 import numpy as np
 import pandas as pd
@@ -83,3 +83,41 @@ def test_cuda_fit_streams_data_larger_than_the_device_budget():
     assert session.data[0] == (2700, 1000, HostStreamedData)
     score = cross_val_score(LogisticRegression(max_iter=1000), est.transform(X), y)
     assert score.mean() > 0.9
+
+
+def test_grid_search_on_ray_matches_sequential():
+    ray = pytest.importorskip("ray")
+    ray_joblib = pytest.importorskip("ray.util.joblib")
+    joblib = pytest.importorskip("joblib")
+    X, y = blobs(n=200)
+    pipe = make_pipeline(
+        ContrastiveVAETransformer(**SMALL, max_epochs=3), LogisticRegression()
+    )
+    grid = {"contrastivevaetransformer__temperature": [0.1, 0.5]}
+    sequential = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    # A local instance on the loopback interface: no dashboard, no network.
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    try:
+        ray_joblib.register_ray()
+
+        @ray.remote
+        def torch_threads():
+            return torch.get_num_threads()
+
+        # Ray gives each one-CPU task one thread: no oversubscription.
+        assert set(ray.get([torch_threads.remote() for _ in range(2)])) == {1}
+        with joblib.parallel_backend("ray"):
+            on_ray = GridSearchCV(pipe, grid, cv=2, n_jobs=-1).fit(X, y)
+    finally:
+        ray.shutdown()
+    np.testing.assert_array_equal(
+        sequential.cv_results_["mean_test_score"],
+        on_ray.cv_results_["mean_test_score"],
+    )
+    np.testing.assert_array_equal(sequential.predict_proba(X), on_ray.predict_proba(X))
