@@ -20,8 +20,8 @@ from skssl import ContrastiveVAETransformer, RepresentationCollapseWarning  # no
 
 X, _ = load_breast_cancer(return_X_y=True)
 common = dict(
-    hidden_layer_sizes=(128, 128),
-    n_components=32,
+    n_components=256,  # hidden layers (128, 128)
+    latent_dim=32,
     max_epochs=60,
     vae_weight=0,
     temperature=1.0,

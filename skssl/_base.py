@@ -35,9 +35,11 @@ class BaseContrastiveVAE(BaseEstimator):
 
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
+        "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
+            None,
         ],
         "projection_dim": [Interval(Integral, 1, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
@@ -85,6 +87,8 @@ class BaseContrastiveVAE(BaseEstimator):
         self._training_state = state
         self.table_encoder_ = state.table_encoder
         self.model_ = state.model
+        self.hidden_layer_sizes_ = tuple(state.model.encoder.hidden_layer_sizes)
+        self.latent_dim_ = state.model.encoder.latent_dim
         for name, curve in state.curves.items():
             setattr(self, curve_attribute(name), curve)
         self.best_loss_ = state.best_loss

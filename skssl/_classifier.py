@@ -67,10 +67,16 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
 
     Parameters
     ----------
-    n_components : int, default=128
-        Dimension of the latent space.
-    hidden_layer_sizes : tuple of int, default=(256, 256)
-        Widths of the encoder's hidden layers; the decoder mirrors them.
+    n_components : int, default=512
+        Width of the hidden activations the head reads: the encoder's
+        hidden-layer widths, summed (the transformer's ``n_components`` with
+        ``representation="hidden"``).
+    latent_dim : int or None, default=None
+        Width of the posterior mean ``mu``; None: ``n_components // 4``.
+    hidden_layer_sizes : tuple of int or None, default=None
+        Widths of the encoder's hidden layers, summing to ``n_components``;
+        the decoder mirrors them. None: ``n_components`` split over two
+        layers, as for the transformer.
     projection_dim : int, default=64
         Output width of the contrastive projection head.
     temperature : float, default=0.2
@@ -152,6 +158,10 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
         The class labels (never the unlabeled marker).
     model_ : torch.nn.Module
         The trained networks (on the CPU).
+    hidden_layer_sizes_ : tuple of int
+        The encoder's hidden-layer widths (``hidden_layer_sizes`` resolved).
+    latent_dim_ : int
+        The width of ``mu`` (``latent_dim`` resolved).
     table_encoder_ : object
         The learned column encoding.
     loss_curve_ : list of float
@@ -192,7 +202,7 @@ supervised_loss_curve_ : list of float
     >>> X, y = make_moons(300, noise=0.1, random_state=0)
     >>> y_partial = np.where(np.arange(300) < 20, y, -1)  # 20 labels, 280 not
     >>> clf = ContrastiveVAEClassifier(
-    ...     hidden_layer_sizes=(32, 32), max_epochs=20, random_state=0
+    ...     n_components=64, max_epochs=20, random_state=0
     ... ).fit(X, y_partial)
     >>> clf.classes_.tolist()
     [0, 1]
@@ -211,9 +221,10 @@ supervised_loss_curve_ : list of float
 
     def __init__(
         self,
-        n_components=128,
+        n_components=512,
         *,
-        hidden_layer_sizes=(256, 256),
+        latent_dim=None,
+        hidden_layer_sizes=None,
         projection_dim=64,
         temperature=0.2,
         contrastive_weight=1.0,
@@ -250,6 +261,7 @@ supervised_loss_curve_ : list of float
         monitor_representation=False,
     ):
         self.n_components = n_components
+        self.latent_dim = latent_dim
         self.hidden_layer_sizes = hidden_layer_sizes
         self.projection_dim = projection_dim
         self.temperature = temperature

@@ -59,13 +59,13 @@ class RepresentationMonitor:
         representation has collapsed.
         """
         final = self.embed(model, self.clean)
-        n_components = model.encoder.mean.out_features
+        latent_dim = model.encoder.latent_dim
         n_inputs = model.encoder.input_layer.n_outputs
-        report = metrics.collapse_report(final, min(n_components, n_inputs))
+        report = metrics.collapse_report(final, min(latent_dim, n_inputs))
         if report["collapsed"] or report["uniformity"] > UNIFORMITY_COLLAPSE:
             warn_at_caller(
                 f"The learned representation has collapsed: effective rank "
-                f"{report['effective_rank']:.2f} of {n_components} components, "
+                f"{report['effective_rank']:.2f} of {latent_dim} latent dimensions, "
                 f"relative variance {report['relative_variance']:.2g}, uniformity "
                 f"{report['uniformity']:.2f} (0 means all rows embed alike). Raise "
                 "temperature, lower corruption_rate or learning_rate.",

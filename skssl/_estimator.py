@@ -7,34 +7,61 @@ attributes are read off the :class:`~skssl.training.TrainingState` that
 training returns.
 """
 
+import functools
+import types
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import (
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._base import BaseContrastiveVAE
 from ._devices import resolve_device
 from ._inference import decode_rows, elbo_rows, output_width, transform_rows
 
 
-def _vae_branch_fitted(estimator):
-    """`available_if` check: methods that need the decoder."""
+def _has_decoder(estimator):
+    """Whether the fitted networks (before fit: the parameters) have a decoder."""
     if hasattr(estimator, "model_"):
         return estimator.model_.decoder is not None
     return estimator.vae_weight > 0
 
 
-class ContrastiveVAETransformer(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseContrastiveVAE
-):
+class _needs_decoder:
+    """A method that needs the VAE's decoder (``score``, ``score_samples``,
+    ``inverse_transform``).
+
+    Without one (``vae_weight=0``) the attribute does not exist, as with
+    scikit-learn's ``available_if`` (``hasattr`` is False, so pipelines and
+    searches see the method missing), and its AttributeError says what to
+    do ``instead``: the message a search's per-candidate warning shows.
+    """
+
+    def __init__(self, instead):
+        self.instead = instead
+
+    def __call__(self, method):
+        self.method = method
+        functools.update_wrapper(self, method)
+        return self
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self.method
+        if not _has_decoder(obj):
+            raise AttributeError(
+                f"{type(obj).__name__}.{self.name} needs the VAE's decoder, which "
+                f"vae_weight=0 does not build. {self.instead}"
+            )
+        return types.MethodType(self.method, obj)
+
+
+class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
     """Self-supervised tabular representation: contrastive learning + a VAE.
 
     An MLP encoder maps each row to a diagonal Gaussian posterior
@@ -52,13 +79,15 @@ class ContrastiveVAETransformer(
     numeric columns. The method follows arXiv 2504.04032 (contrastive +
     variational self-supervision) with SCARF's augmentation (arXiv 2106.15147).
 
-    ``transform`` returns, by default, the activations of the encoder's hidden
-    layers, concatenated: the losses act on ``mu`` and on its projection, and
-    the layers furthest from them keep more of what the learned invariances
-    discard, which is what a linear model downstream needs (SimCLR's finding
-    on projection heads, arXiv 2002.05709; Bordes et al., "Guillotine
-    regularization", arXiv 2206.13378). ``representation="latent"`` returns
-    the posterior mean ``mu`` instead. Numeric columns are
+    ``transform`` returns ``n_components`` columns: by default, the
+    activations of the encoder's hidden layers, concatenated (two layers of
+    256 and a ``mu`` of 128 with the defaults). The losses act on ``mu`` and
+    on its projection, and the layers furthest from them keep more of what
+    the learned invariances discard, which is what a linear model downstream
+    needs (SimCLR's finding on projection heads, arXiv 2002.05709; Bordes et
+    al., "Guillotine regularization", arXiv 2206.13378).
+    ``representation="latent"`` returns the posterior mean ``mu`` instead.
+    ``inverse_transform`` decodes either. Numeric columns are
     standardised with statistics learned in ``fit``; missing values are
     imputed with the mean and flagged with indicator inputs; categorical
     columns (pandas ``category``/``object``/``string``/``bool``, or those listed
@@ -70,17 +99,31 @@ class ContrastiveVAETransformer(
 
     Parameters
     ----------
-    n_components : int, default=128
-        Dimension of the latent space (the output of ``transform`` when
-        ``representation="latent"``).
-    hidden_layer_sizes : tuple of int, default=(256, 256)
+    n_components : int, default=512
+        Width of ``transform``'s output: with ``representation="hidden"`` the
+        hidden layers' widths summed, with ``"latent"`` the width of ``mu``.
+    latent_dim : int or None, default=None
+        Width of the posterior mean ``mu``, the latent space the losses act
+        on. None: ``n_components // 4`` (at least 1) with
+        ``representation="hidden"``, ``n_components`` with ``"latent"``
+        (where a value other than ``n_components`` is a ValueError).
+    hidden_layer_sizes : tuple of int or None, default=None
         Widths of the encoder's hidden layers; the decoder mirrors them.
+        None: with ``representation="hidden"``, ``n_components`` split over
+        two layers (the remainder of an odd split in the first; one layer
+        for ``n_components=1``); with ``"latent"``, ``(256, 256)``. With
+        ``"hidden"`` a tuple must sum to ``n_components`` (else a
+        ValueError). The sizes used are in ``hidden_layer_sizes_`` and
+        ``latent_dim_``.
     representation : {"hidden", "latent"}, default="hidden"
         What ``transform`` returns: "hidden", the ReLU activations of all the
-        encoder's hidden layers, concatenated (``sum(hidden_layer_sizes)``
-        columns); "latent", the posterior mean ``mu`` (``n_components``
-        columns), which ``inverse_transform`` decodes. Training is the same
-        for both; docs/benchmark.md compares the two under a linear probe.
+        encoder's hidden layers, concatenated; "latent", the posterior mean
+        ``mu``. The objective is the same for both, and the same sizes train
+        the same networks; docs/benchmark.md compares the two under a linear
+        probe. A fitted transformer changes representation when
+        ``n_components`` follows, e.g. ``set_params(representation="latent",
+        n_components=ssl.latent_dim_)``; ``transform`` raises a ValueError
+        when ``n_components`` is not the fitted width.
     projection_dim : int, default=64
         Output width of the projection head used by the contrastive loss.
     temperature : float, default=0.2
@@ -108,7 +151,8 @@ class ContrastiveVAETransformer(
     vae_weight : float, default=1.0
         Weight lambda_2 of the VAE loss. 0 switches the variational branch
         (decoder) off entirely; ``score``, ``score_samples`` and
-        ``inverse_transform`` are then unavailable.
+        ``inverse_transform`` then do not exist (their AttributeError says
+        what to use instead).
     kl_weight : float, default=0.1
         beta on the KL term inside the training ELBO.
     corruption_rate : float, default=0.3
@@ -137,7 +181,10 @@ class ContrastiveVAETransformer(
         about 500,000: ``clip(ceil(500_000 / n_train), 10, 100)`` epochs, i.e.
         100 epochs up to 5,000 rows and a fit time that stops growing with
         ``n_samples`` beyond (docs/scale.md has the times). The number used
-        is in ``max_epochs_``.
+        is in ``max_epochs_``; ``n_iter_ == max_epochs_`` means the budget
+        ran out before the loss stopped improving. An int budget that runs
+        out so warns (``ConvergenceWarning``); "auto", chosen by the package,
+        does not.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, stop when their loss
         stops improving, and restore the best weights. Otherwise stop when
@@ -173,6 +220,10 @@ class ContrastiveVAETransformer(
     ----------
     model_ : torch.nn.Module
         The trained networks (on the CPU).
+    hidden_layer_sizes_ : tuple of int
+        The encoder's hidden-layer widths (``hidden_layer_sizes`` resolved).
+    latent_dim_ : int
+        The width of ``mu`` (``latent_dim`` resolved).
     table_encoder_ : object
         The learned column encoding (standardisation, vocabularies).
     loss_curve_ : list of float
@@ -194,7 +245,7 @@ class ContrastiveVAETransformer(
     effective_rank_ : float
         Effective rank of the final posterior means of up to 1,024 training
         rows. A :class:`RepresentationCollapseWarning` is raised when it is
-        below a fifth of ``min(n_components, n_inputs)`` (``n_inputs``: the
+        below a fifth of ``min(latent_dim_, n_inputs)`` (``n_inputs``: the
         width of the encoded input), when the embeddings have no variance, or
         when their uniformity exceeds -0.5 (all directions within a narrow
         cone).
@@ -215,16 +266,19 @@ class ContrastiveVAETransformer(
     >>> from sklearn.datasets import load_breast_cancer
     >>> from skssl import ContrastiveVAETransformer
     >>> X, _ = load_breast_cancer(return_X_y=True)
-    >>> ssl = ContrastiveVAETransformer(
-    ...     hidden_layer_sizes=(32, 16), max_epochs=5, random_state=0
-    ... )
+    >>> ssl = ContrastiveVAETransformer(n_components=48, max_epochs=5, random_state=0)
     >>> Z = ssl.fit_transform(X)
     >>> Z.shape
     (569, 48)
-    >>> ssl.set_params(representation="latent").transform(X).shape
-    (569, 128)
-    >>> ssl.get_feature_names_out()[:2].tolist()
-    ['contrastivevaetransformer0', 'contrastivevaetransformer1']
+    >>> ssl.hidden_layer_sizes_, ssl.latent_dim_
+    ((24, 24), 12)
+    >>> ssl.get_feature_names_out()[[0, 24]].tolist()
+    ['contrastivevaetransformer_hidden1_0', 'contrastivevaetransformer_hidden2_0']
+    >>> ssl.inverse_transform(Z).shape
+    (569, 30)
+    >>> latent = ssl.set_params(representation="latent", n_components=12)
+    >>> latent.transform(X).shape
+    (569, 12)
     """
 
     _parameter_constraints = {
@@ -235,9 +289,10 @@ class ContrastiveVAETransformer(
 
     def __init__(
         self,
-        n_components=128,
+        n_components=512,
         *,
-        hidden_layer_sizes=(256, 256),
+        latent_dim=None,
+        hidden_layer_sizes=None,
         representation="hidden",
         projection_dim=64,
         temperature=0.2,
@@ -271,6 +326,7 @@ class ContrastiveVAETransformer(
         partial_fit_epochs=1,
     ):
         self.n_components = n_components
+        self.latent_dim = latent_dim
         self.hidden_layer_sizes = hidden_layer_sizes
         self.representation = representation
         self.projection_dim = projection_dim
@@ -374,10 +430,53 @@ class ContrastiveVAETransformer(
         return self._publish(self._session().partial_fit(X, mask, state))
 
     # -------------------------------------------------------------- inference
-    @property
-    def _n_features_out(self):
-        """Width of ``transform``'s output (for ``get_feature_names_out``)."""
-        return output_width(self.model_, self.representation)
+    def _output_width(self):
+        """``transform``'s width: ``n_components``, or a ValueError when the
+        fitted networks give another for ``representation`` (parameters set
+        after ``fit``)."""
+        width = output_width(self.model_, self.representation)
+        if width != self.n_components:
+            what = (
+                f"latent_dim_={self.latent_dim_}"
+                if self.representation == "latent"
+                else f"hidden_layer_sizes_={self.hidden_layer_sizes_}"
+            )
+            raise ValueError(
+                f"n_components={self.n_components}, but with representation="
+                f"{self.representation!r} the fitted networks give {width} columns "
+                f"({what}). Set n_components={width}, or fit again."
+            )
+        return width
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of ``transform``'s columns, saying where each comes from.
+
+        ``contrastivevaetransformer_hidden{layer}_{unit}`` (layers numbered
+        from 1) with ``representation="hidden"``,
+        ``contrastivevaetransformer_latent_{dimension}`` with ``"latent"``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against ``feature_names_in_``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects of shape (n_components,)
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        self._output_width()
+        prefix = type(self).__name__.lower()
+        if self.representation == "latent":
+            names = [f"{prefix}_latent_{j}" for j in range(self.latent_dim_)]
+        else:
+            names = [
+                f"{prefix}_hidden{layer}_{j}"
+                for layer, width in enumerate(self.hidden_layer_sizes_, start=1)
+                for j in range(width)
+            ]
+        return np.asarray(names, dtype=object)
 
     def transform(self, X):
         """The learned representation of each row.
@@ -388,19 +487,19 @@ class ContrastiveVAETransformer(
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_out), dtype float64
+        X_new : ndarray of shape (n_samples, n_components), dtype float64
             With ``representation="hidden"``, the encoder's hidden-layer
-            activations (``sum(hidden_layer_sizes)`` columns); with
-            ``"latent"``, the posterior mean (``n_components`` columns).
-            Always finite: a row whose representation would overflow float64
-            raises a ValueError naming it.
+            activations, layer after layer; with ``"latent"``, the posterior
+            mean. Always finite: a row whose representation would overflow
+            float64 raises a ValueError naming it.
         """
         check_is_fitted(self)
+        self._output_width()
         X, _ = self._validate(X, reset=False)
         device = resolve_device(self.device)
         return transform_rows(self._training_state, X, self.representation, device)
 
-    @available_if(_vae_branch_fitted)
+    @_needs_decoder("Fit with vae_weight > 0 (the default is 1) for an ELBO.")
     def score_samples(self, X):
         """Evidence lower bound (ELBO) of each row, in nats.
 
@@ -425,11 +524,24 @@ class ContrastiveVAETransformer(
         X, _ = self._validate(X, reset=False)
         return elbo_rows(self._training_state, X, resolve_device(self.device))
 
-    @available_if(_vae_branch_fitted)
+    @_needs_decoder(
+        "score is the mean ELBO. To compare or tune such transformers, pass "
+        "scoring= to GridSearchCV or cross_validate, e.g. the accuracy of a "
+        "Pipeline of this transformer and a LogisticRegression probe, scored on "
+        "labels; or fit with vae_weight > 0."
+    )
     def score(self, X, y=None):
-        """Mean ELBO of the rows of ``X`` (higher is better).
+        """Mean ELBO of the rows of ``X`` (higher is better), as PCA's and
+        GaussianMixture's ``score`` are mean log-likelihoods.
 
-        Lets ``GridSearchCV`` tune the transformer without labels.
+        ``GridSearchCV`` and ``cross_validate`` without ``scoring`` rank by
+        it, so they tune the transformer without labels: how well it models
+        held-out rows, not how useful its features are downstream (for that,
+        pass ``scoring=``, e.g. a probe's accuracy). A candidate with
+        ``vae_weight=0`` has no decoder and so no ``score``: the search gives
+        it ``error_score`` (NaN by default, ranked last) with a warning that
+        carries this method's AttributeError, which says what to do instead;
+        ELBOs cannot compare it with the others.
 
         Parameters
         ----------
@@ -443,15 +555,24 @@ class ContrastiveVAETransformer(
         """
         return float(np.mean(self.score_samples(X)))
 
-    @available_if(_vae_branch_fitted)
+    @_needs_decoder(
+        "Fit with vae_weight > 0 (the default is 1) to decode, or fit a "
+        "regressor from transform's output to X (e.g. sklearn's Ridge) for an "
+        "approximate inverse."
+    )
     def inverse_transform(self, X):
-        """Decode latent codes back to the input space.
+        """Decode representations back to the input space.
+
+        Posterior means decode through the decoder. Hidden activations
+        (``representation="hidden"``) decode through ``mu``, which is linear
+        in the last hidden layer: the last ``hidden_layer_sizes_[-1]`` columns
+        go through the mean head, then the decoder (the other layers' columns
+        are not read). So ``inverse_transform(transform(X))`` works for both.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_components)
-            Latent codes, e.g. the output of ``transform`` with
-            ``representation="latent"``.
+            Representations, e.g. the output of ``transform``.
 
         Returns
         -------
@@ -461,14 +582,18 @@ class ContrastiveVAETransformer(
             input had categorical columns, else a float64 array.
         """
         check_is_fitted(self)
+        width = self._output_width()
         Z = check_array(X, dtype=[np.float64, np.float32])
-        if Z.shape[1] != self.n_components:
+        if Z.shape[1] != width:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but inverse_transform expects "
-                f"{self.n_components} (n_components)."
+                f"{width} (n_components, the width of transform's output with "
+                f"representation={self.representation!r})."
             )
         state = self._training_state
-        numeric, codes = decode_rows(state, Z, resolve_device(self.device))
+        numeric, codes = decode_rows(
+            state, Z, resolve_device(self.device), self.representation
+        )
         has_categorical = state.table_encoder.categorical_mask.any()
         return state.table_encoder.inverse_transform(
             numeric, codes, as_frame=has_categorical

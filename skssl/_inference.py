@@ -1,4 +1,5 @@
-"""Chunked float64 inference: ``transform``, ``score_samples``, ``inverse_transform``.
+"""Chunked float64 inference: ``transform``, ``score_samples``, ``inverse_transform``,
+``predict_proba``.
 
 Rows go through a float64 copy of the fitted networks a chunk at a time, and
 each chunk's results are written into preallocated output arrays: beyond the
@@ -27,7 +28,7 @@ def inference_model(model, device):
 def output_width(model, representation):
     """Columns of ``transform``'s output for ``representation``."""
     if representation == "latent":
-        return model.encoder.mean.out_features
+        return model.encoder.latent_dim
     return model.encoder.hidden_width
 
 
@@ -177,17 +178,33 @@ def class_probabilities(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
     return _map_table(state, X, device, compute, width, what, chunk_rows)
 
 
-def decode_rows(state, Z, device, chunk_rows=INFERENCE_CHUNK_ROWS):
-    """Decoder means of numeric columns and most probable category codes."""
+def decode_rows(
+    state, Z, device, representation="latent", chunk_rows=INFERENCE_CHUNK_ROWS
+):
+    """Decoder means of numeric columns and most probable category codes of
+    the rows of ``Z``, ``transform``'s output for ``representation``.
+
+    Hidden activations decode through the posterior mean: ``mu`` is linear
+    in the last hidden layer, whose block (the last columns) the mean head
+    maps to it; the other layers' columns are not read.
+    """
     model = inference_model(state.model, device)
     decoder = model.decoder
+    columns = slice(None)
+    if representation == "hidden":
+        columns = slice(-model.encoder.hidden_layer_sizes[-1], None)
 
     def load_chunk(start, stop):
-        return (torch.as_tensor(Z[start:stop], dtype=torch.float64).to(device),)
+        # A copy: Z may be read-only (a pandas output's values), which
+        # torch.as_tensor would warn about.
+        chunk = Z[start:stop, columns]
+        return (torch.tensor(chunk, dtype=torch.float64, device=device),)
 
     undefined = []  # the chunk's rows with a NaN logit (from an overflow)
 
     def compute(z, out):
+        if representation == "hidden":
+            z = model.encoder.mean(z)
         numeric_mean, logits = decoder(z)
         undefined[:] = [torch.isnan(numeric_mean).any(dim=1)]
         if logits is None:
@@ -204,8 +221,8 @@ def decode_rows(state, Z, device, chunk_rows=INFERENCE_CHUNK_ROWS):
             row = _first_bad_row(undefined[0], bad=lambda flags: flags)
         if row is not None:
             raise ValueError(
-                f"The decoding of row {start + row} overflows float64: its latent "
-                "code is too far from the training data's."
+                f"The decoding of row {start + row} overflows float64: its "
+                "representation is too far from the training data's."
             )
 
     outputs = [((decoder.n_numeric,), np.float64), ((decoder.n_categorical,), np.int64)]

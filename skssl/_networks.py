@@ -1,11 +1,80 @@
-"""PyTorch modules: input embedding, Gaussian encoder, decoder, projection head."""
+"""PyTorch modules: input embedding, Gaussian encoder, decoder, projection head,
+and the network sizes the estimators' parameters resolve to."""
 
 import math
+from numbers import Integral
 
 import torch
 from torch import nn
 
 from ._encoding import MISSING_CODE
+
+# Hidden layers of the encoder when representation="latent" and
+# hidden_layer_sizes=None (the default network's).
+LATENT_HIDDEN_LAYER_SIZES = (256, 256)
+
+
+def network_sizes(n_components, latent_dim, hidden_layer_sizes, representation):
+    """The encoder's hidden-layer widths (a list) and latent width (``mu``'s)
+    that the estimators' parameters resolve to.
+
+    ``n_components`` is the width of ``transform``'s output. With
+    ``representation="hidden"`` it is the sum of the hidden layers' widths:
+    None splits it over two layers (the remainder in the first; one layer
+    for ``n_components=1``), and an explicit ``hidden_layer_sizes`` must
+    sum to it; ``latent_dim=None`` is ``n_components // 4`` (at least 1).
+    With ``representation="latent"`` it is ``mu``'s width: ``latent_dim``
+    must be None or equal to it, and ``hidden_layer_sizes=None`` is
+    :data:`LATENT_HIDDEN_LAYER_SIZES`. The classifier resolves its
+    parameters as ``"hidden"``: its head reads every hidden activation.
+
+    Raises
+    ------
+    ValueError
+        For sizes that are not positive integers, or that contradict
+        ``n_components``, naming the parameters.
+    """
+    if hidden_layer_sizes is not None:
+        hidden_layer_sizes = _positive_sizes(hidden_layer_sizes)
+    if representation == "latent":
+        if latent_dim is not None and latent_dim != n_components:
+            raise ValueError(
+                f"latent_dim={latent_dim} and n_components={n_components} "
+                "differ, but with representation='latent' transform returns the "
+                "latent mean, so n_components is its width. Leave latent_dim=None, "
+                "or set n_components to it."
+            )
+        if hidden_layer_sizes is None:
+            hidden_layer_sizes = list(LATENT_HIDDEN_LAYER_SIZES)
+        return hidden_layer_sizes, n_components
+    if hidden_layer_sizes is None:
+        second = n_components // 2
+        hidden_layer_sizes = [n_components - second, second] if second else [1]
+    elif sum(hidden_layer_sizes) != n_components:
+        raise ValueError(
+            f"hidden_layer_sizes={tuple(hidden_layer_sizes)} sums to "
+            f"{sum(hidden_layer_sizes)}, but n_components={n_components}: with "
+            "representation='hidden', transform returns every hidden layer's "
+            "activations, so their widths must sum to n_components. Set "
+            f"n_components={sum(hidden_layer_sizes)}, or leave "
+            "hidden_layer_sizes=None to split n_components over two layers."
+        )
+    if latent_dim is None:
+        latent_dim = max(1, n_components // 4)
+    return hidden_layer_sizes, latent_dim
+
+
+def _positive_sizes(hidden):
+    """``hidden_layer_sizes`` as a list of positive ints, or a ValueError."""
+    sizes = [hidden] if isinstance(hidden, Integral) else list(hidden)
+    if not sizes or any(
+        not isinstance(h, Integral) or isinstance(h, bool) or h < 1 for h in sizes
+    ):
+        raise ValueError(
+            "hidden_layer_sizes must be a non-empty sequence of positive "
+            f"integers, got {hidden!r}."
+        )
+    return [int(h) for h in sizes]
 
 
 def embedding_dim_for(cardinalities):
@@ -63,13 +132,13 @@ class InputLayer(nn.Module):
 class GaussianEncoder(nn.Module):
     """Map a row to the mean and log-variance of a diagonal Gaussian posterior."""
 
-    def __init__(self, input_layer, hidden_layer_sizes, n_components):
+    def __init__(self, input_layer, hidden_layer_sizes, latent_dim):
         super().__init__()
         self.input_layer = input_layer
         sizes = [input_layer.n_outputs, *hidden_layer_sizes]
         self.body = _mlp(sizes)
-        self.mean = nn.Linear(sizes[-1], n_components)
-        self.log_var = nn.Linear(sizes[-1], n_components)
+        self.mean = nn.Linear(sizes[-1], latent_dim)
+        self.log_var = nn.Linear(sizes[-1], latent_dim)
 
     def forward(self, numeric, observed, categorical):
         return self.from_features(self.input_layer(numeric, observed, categorical))
@@ -80,11 +149,21 @@ class GaussianEncoder(nn.Module):
         return self.from_features(features, log_var_rows=None)[0]
 
     @property
+    def hidden_layer_sizes(self):
+        """The hidden layers' widths, in layer order."""
+        return [
+            layer.out_features for layer in self.body if isinstance(layer, nn.Linear)
+        ]
+
+    @property
     def hidden_width(self):
         """Columns of :meth:`hidden_activations`: the hidden layers' widths, summed."""
-        return sum(
-            layer.out_features for layer in self.body if isinstance(layer, nn.Linear)
-        )
+        return sum(self.hidden_layer_sizes)
+
+    @property
+    def latent_dim(self):
+        """Width of the posterior mean."""
+        return self.mean.out_features
 
     @torch.no_grad()
     def hidden_activations(self, numeric, observed, categorical, out=None):
@@ -147,9 +226,9 @@ class Decoder(nn.Module):
     cardinality, and the "missing" code, are masked to -inf.
     """
 
-    def __init__(self, n_components, hidden_layer_sizes, n_numeric, cardinalities):
+    def __init__(self, latent_dim, hidden_layer_sizes, n_numeric, cardinalities):
         super().__init__()
-        sizes = [n_components, *reversed(hidden_layer_sizes)]
+        sizes = [latent_dim, *reversed(hidden_layer_sizes)]
         self.body = _mlp(sizes)
         self.n_numeric = n_numeric
         self.n_categorical = len(cardinalities)
@@ -215,10 +294,10 @@ class ClassificationHead(nn.Module):
 class ProjectionHead(nn.Module):
     """Two-layer MLP on the latent mean; the contrastive loss is applied here."""
 
-    def __init__(self, n_components, projection_dim):
+    def __init__(self, latent_dim, projection_dim):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(n_components, projection_dim),
+            nn.Linear(latent_dim, projection_dim),
             nn.ReLU(),
             nn.Linear(projection_dim, projection_dim),
         )
@@ -242,7 +321,7 @@ class ContrastiveVAE(nn.Module):
         missing_indicator_index,
         cardinalities,
         hidden_layer_sizes,
-        n_components,
+        latent_dim,
         projection_dim,
         with_decoder,
         with_projection,
@@ -253,15 +332,15 @@ class ContrastiveVAE(nn.Module):
         self.encoder = GaussianEncoder(
             InputLayer(n_numeric, missing_indicator_index, cardinalities),
             hidden_layer_sizes,
-            n_components,
+            latent_dim,
         )
         self.decoder = (
-            Decoder(n_components, hidden_layer_sizes, n_numeric, cardinalities)
+            Decoder(latent_dim, hidden_layer_sizes, n_numeric, cardinalities)
             if with_decoder
             else None
         )
         self.projection = (
-            ProjectionHead(n_components, projection_dim) if with_projection else None
+            ProjectionHead(latent_dim, projection_dim) if with_projection else None
         )
         # Built last, so that the other networks' initial weights do not
         # depend on whether there is one.
@@ -287,12 +366,9 @@ class ContrastiveVAE(nn.Module):
 
         ``projection_dim`` is None without a projection head.
         """
-        body = self.encoder.body
         return {
-            "hidden_layer_sizes": [
-                m.out_features for m in body if isinstance(m, nn.Linear)
-            ],
-            "n_components": self.encoder.mean.out_features,
+            "hidden_layer_sizes": self.encoder.hidden_layer_sizes,
+            "latent_dim": self.encoder.latent_dim,
             "projection_dim": (
                 None if self.projection is None else self.projection.net[0].out_features
             ),

@@ -22,7 +22,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
-from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
@@ -35,7 +34,7 @@ from ._devices import pool_rows, resolve_device
 from ._diagnostics import RepresentationMonitor, empty_representation_history
 from ._encoding import TabularEncoder
 from ._head import fit_head
-from ._networks import ContrastiveVAE
+from ._networks import ContrastiveVAE, network_sizes
 from ._objective import LOSS_TERMS, Objective, curve_attribute
 from ._optimizers import flat_optimizer, state_on_cpu
 from ._training_data import (
@@ -172,7 +171,8 @@ def _releasing_device_memory(method):
             f"Training ran out of memory on device {device} with "
             f"batch_size={self.params['batch_size']} (hidden_layer_sizes="
             f"{tuple(self.hidden_layer_sizes)}). Lower batch_size or "
-            "hidden_layer_sizes, or free memory on the device; the memory this "
+            "n_components (the hidden layers' width), or free memory on the "
+            "device; the memory this "
             f"call held on it has been released. ({detail or 'out of memory'})"
         )
 
@@ -463,7 +463,14 @@ class TrainingSession:
                 "contrastive_weight and vae_weight are both 0: nothing to train. "
                 "Set at least one of them to a positive value."
             )
-        self.hidden_layer_sizes = _hidden_layer_sizes(params["hidden_layer_sizes"])
+        # The classifier has no representation parameter: its head reads
+        # the hidden activations.
+        self.hidden_layer_sizes, self.latent_dim = network_sizes(
+            params["n_components"],
+            params["latent_dim"],
+            params["hidden_layer_sizes"],
+            params.get("representation", "hidden"),
+        )
         self.objective = Objective.from_params(params, defaults)
 
     @classmethod
@@ -491,7 +498,7 @@ class TrainingSession:
                 missing_indicator_index=table_encoder.missing_indicator_index_,
                 cardinalities=table_encoder.cardinalities_,
                 hidden_layer_sizes=self.hidden_layer_sizes,
-                n_components=params["n_components"],
+                latent_dim=self.latent_dim,
                 projection_dim=params["projection_dim"],
                 with_decoder=params["vae_weight"] > 0,
                 with_projection=params["contrastive_weight"] > 0,
@@ -512,7 +519,7 @@ class TrainingSession:
         built = model.architecture()
         wanted = {
             "hidden_layer_sizes": list(self.hidden_layer_sizes),
-            "n_components": params["n_components"],
+            "latent_dim": self.latent_dim,
         }
         if built["projection_dim"] is not None and params["contrastive_weight"] > 0:
             wanted["projection_dim"] = params["projection_dim"]
@@ -528,8 +535,10 @@ class TrainingSession:
         if changed:
             raise ValueError(
                 "partial_fit continues training the fitted networks, but these "
-                f"parameters no longer match them: {'; '.join(changed)}. Restore "
-                "them, or call fit to train new networks."
+                f"parameters no longer match them: {'; '.join(changed)} (the "
+                "sizes n_components, latent_dim, hidden_layer_sizes and "
+                "representation resolve to). Restore them, or call fit to train "
+                "new networks."
             )
 
     def _row_limit(self, encoded, device):
@@ -643,7 +652,10 @@ class TrainingSession:
             validation_seed=validation_seed,
             monitor=monitor,
         )
-        if not stopping.converged:
+        # With max_epochs="auto" the budget is the package's choice, and a
+        # warning to raise it would be noise: only a budget the user fixed
+        # gets one. n_iter_ == max_epochs_ shows it was used up.
+        if not stopping.converged and self.params["max_epochs"] != "auto":
             which = "training" if run.validation is None else "validation"
             warn_at_caller(
                 f"Training stopped after max_epochs={state.max_epochs} epochs "
@@ -827,16 +839,3 @@ class TrainingSession:
         return self.run_class(
             self, model, data, pool, None, generator, device, encoded=encoded
         )
-
-
-def _hidden_layer_sizes(hidden):
-    """``hidden_layer_sizes`` as a list of positive ints, or a ValueError."""
-    sizes = [hidden] if isinstance(hidden, Integral) else list(hidden)
-    if not sizes or any(
-        not isinstance(h, Integral) or isinstance(h, bool) or h < 1 for h in sizes
-    ):
-        raise ValueError(
-            "hidden_layer_sizes must be a non-empty sequence of positive "
-            f"integers, got {hidden!r}."
-        )
-    return sizes

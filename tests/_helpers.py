@@ -27,8 +27,9 @@ CONTRASTIVE_VARIANTS = {
 # The tiny settings of issue 17's reproducers (hostile input, property tests).
 REPRODUCER = dict(
     max_epochs=1,
+    n_components=8,
     hidden_layer_sizes=(8,),
-    n_components=2,
+    latent_dim=2,
     projection_dim=4,
     batch_size=4,
     device="cpu",
@@ -36,8 +37,23 @@ REPRODUCER = dict(
 )
 
 # Tiny networks: SMALL for tests that set the epochs, FAST for the others.
-SMALL = dict(hidden_layer_sizes=(32,), n_components=4, random_state=0)
+# One hidden layer of 32 (transform's 32 columns) and a latent of 4.
+SMALL = dict(n_components=32, hidden_layer_sizes=(32,), latent_dim=4, random_state=0)
 FAST = dict(SMALL, max_epochs=3)
+# The same networks, transform returning the latent (4 columns).
+SMALL_LATENT = dict(SMALL, representation="latent", n_components=4, latent_dim=None)
+FAST_LATENT = dict(SMALL_LATENT, max_epochs=3)
+
+
+def with_representation(estimator, representation):
+    """A fitted transformer switched to ``representation``: ``n_components``
+    follows, to the width of that representation of its networks."""
+    width = (
+        estimator.latent_dim_
+        if representation == "latent"
+        else sum(estimator.hidden_layer_sizes_)
+    )
+    return estimator.set_params(representation=representation, n_components=width)
 
 
 def cc18_available():

@@ -15,13 +15,16 @@ import numpy as np
 import pytest
 
 from skssl import ContrastiveVAETransformer
-from tests._helpers import make_mixed_frame
+from tests._helpers import make_mixed_frame, with_representation
 
 REFERENCE = Path(__file__).parent / "data" / "behaviour_reference.npz"
 
+# Recorded as hidden_layer_sizes (16, 8) and a latent of 4, transform's 24
+# hidden columns.
 TINY = {
+    "n_components": 24,
     "hidden_layer_sizes": (16, 8),
-    "n_components": 4,
+    "latent_dim": 4,
     "projection_dim": 8,
     "batch_size": 32,
     "max_epochs": 3,
@@ -57,8 +60,8 @@ def _record_fitted(outputs, name, ssl, X):
     for curve in CURVES:
         outputs[f"{name}/{curve}"] = np.asarray(getattr(ssl, curve), dtype=float)
     outputs[f"{name}/n_iter_"] = np.asarray(ssl.n_iter_)
-    outputs[f"{name}/hidden"] = ssl.set_params(representation="hidden").transform(X)
-    latent = ssl.set_params(representation="latent").transform(X)
+    outputs[f"{name}/hidden"] = with_representation(ssl, "hidden").transform(X)
+    latent = with_representation(ssl, "latent").transform(X)
     outputs[f"{name}/latent"] = latent
     if ssl.vae_weight > 0:
         outputs[f"{name}/score_samples"] = ssl.score_samples(X)

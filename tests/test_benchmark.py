@@ -55,8 +55,9 @@ from skssl.benchmark._store import LEGACY_RESULT_COLUMNS, RESULT_COLUMNS, Result
 REAL_CC18 = Path("/work/shared/datasets/cc18")
 TINY_SSL = {
     "max_epochs": 2,
+    "n_components": 16,
     "hidden_layer_sizes": [16],
-    "n_components": 4,
+    "latent_dim": 4,
     "projection_dim": 8,
     "batch_size": 32,
     "device": "cpu",
@@ -266,12 +267,10 @@ def test_method_factories_apply_cli_params_under_method_overrides():
     learning_rate = get_method("ssl[learning_rate=0.003]")(context)
     assert find_ssl_transformer(learning_rate).learning_rate == 0.003
     assert find_ssl_transformer(get_method("ssl+raw")(context)) is not None
-    # PCA is as wide as the SSL features: the hidden layers by default.
-    assert get_method("pca")(context).named_steps["pca"].n_components == 512
-    latent = MethodContext(
-        ["a"], [], 7, {"n_components": 5, "representation": "latent"}
-    )
-    assert get_method("pca")(latent).named_steps["pca"].n_components == 5
+    # PCA is as wide as the SSL features: n_components, 512 by default.
+    assert get_method("pca")(context).named_steps["pca"].n_components == 5
+    default = MethodContext(["a"], [], 7, {})
+    assert get_method("pca")(default).named_steps["pca"].n_components == 512
     assert find_ssl_transformer(get_method("raw")(context)) is None
     # One syntax for settings: the retired lr=<value> names are unknown.
     with pytest.raises(ValueError, match=r"Unknown method.*ssl\[learning_rate="):

@@ -16,7 +16,13 @@ from skssl import ContrastiveVAEClassifier
 from skssl._classifier import unlabeled_mask
 
 # Tiny networks and a fixed budget.
-TINY = dict(hidden_layer_sizes=(16,), n_components=4, max_epochs=5, random_state=0)
+TINY = dict(
+    n_components=16,
+    hidden_layer_sizes=(16,),
+    latent_dim=4,
+    max_epochs=5,
+    random_state=0,
+)
 
 
 @parametrize_with_checks(
@@ -24,9 +30,8 @@ TINY = dict(hidden_layer_sizes=(16,), n_components=4, max_epochs=5, random_state
     # and 1, which the default marker reads as "unlabeled" and "1" (scikit-
     # learn's own semi-supervised estimators are exempted from it by name).
     [
-        ContrastiveVAEClassifier(
-            hidden_layer_sizes=(32,), random_state=0, unlabeled_label=None
-        )
+        # hidden_layer_sizes=None: the checks set n_components=1.
+        ContrastiveVAEClassifier(n_components=32, random_state=0, unlabeled_label=None)
     ],
     expected_failed_checks=lambda est: {},
 )
@@ -111,7 +116,8 @@ def test_two_moons_unlabeled_rows_beat_the_labeled_rows_alone():
     gains = []
     for seed in (1, 2):
         params = dict(
-            hidden_layer_sizes=(32, 32),
+            n_components=64,  # hidden layers (32, 32)
+            latent_dim=128,
             batch_size=64,
             max_epochs=10,
             fine_tune_epochs=60,
@@ -129,7 +135,11 @@ def test_two_moons_unlabeled_rows_beat_the_labeled_rows_alone():
 def test_fully_labeled_is_a_supervised_classifier():
     X, y = make_blobs(200, centers=3, random_state=0, cluster_std=0.5)
     clf = ContrastiveVAEClassifier(
-        hidden_layer_sizes=(32,), max_epochs=40, random_state=0
+        n_components=32,
+        hidden_layer_sizes=(32,),
+        latent_dim=128,
+        max_epochs=40,
+        random_state=0,
     ).fit(X, y)
     assert clf.score(X, y) > 0.95
     assert clf.supervised_loss_curve_ == []  # no fine-tuning by default

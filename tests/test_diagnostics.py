@@ -17,7 +17,7 @@ def test_representation_monitoring_and_collapse_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RepresentationCollapseWarning)
         healthy = ContrastiveVAETransformer(
-            **{**FAST, "max_epochs": 5, "n_components": 8}, monitor_representation=True
+            **{**FAST, "max_epochs": 5, "latent_dim": 8}, monitor_representation=True
         ).fit(X)
     history = healthy.representation_history_
     assert all(len(values) == healthy.n_iter_ for values in history.values())
@@ -32,8 +32,9 @@ def test_representation_monitoring_and_collapse_warning():
     # at the default rate it is a coin toss within 30 epochs.
     with pytest.warns(RepresentationCollapseWarning, match="collapsed"):
         ContrastiveVAETransformer(
+            n_components=256,
             hidden_layer_sizes=(128, 128),
-            n_components=32,
+            latent_dim=32,
             max_epochs=30,
             learning_rate=0.01,
             random_state=0,

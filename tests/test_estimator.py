@@ -5,12 +5,15 @@ the fitted attributes read off the training state.
 """
 
 import pickle
+import warnings
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn import config_context
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -22,8 +25,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skssl import ContrastiveVAETransformer
-from skssl.training import CURVES, TrainingState, curve_attribute
-from tests._helpers import FAST
+from skssl.training import CURVES, TrainingSession, TrainingState, curve_attribute
+from tests._helpers import FAST, FAST_LATENT
 
 
 @parametrize_with_checks(
@@ -67,6 +70,7 @@ def test_default_learning_rate_and_optimizer():
         {"optimizer": "rmsprop"},
         {"batch_size": 1},
         {"n_components": 0},
+        {"latent_dim": 0},
         {"max_epochs": 0},
         {"categorical_features": 3.5},
     ],
@@ -80,6 +84,91 @@ def test_invalid_parameters(params):
 def test_invalid_hidden_layer_sizes(hidden):
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         ContrastiveVAETransformer(hidden_layer_sizes=hidden).fit(np.ones((4, 2)))
+
+
+def test_n_components_is_the_width_of_transform():
+    X, _ = load_breast_cancer(return_X_y=True)
+    default = ContrastiveVAETransformer()
+    assert (default.n_components, default.latent_dim) == (512, None)
+    # The default network: hidden layers (256, 256), whose 512 activations
+    # transform returns, and a latent of 128.
+    sizes = TrainingSession.from_estimator(default)
+    assert (sizes.hidden_layer_sizes, sizes.latent_dim) == ([256, 256], 128)
+
+    est = ContrastiveVAETransformer(n_components=24, max_epochs=2, random_state=0)
+    Z = est.fit_transform(X)
+    assert Z.shape == (len(X), 24) == (len(X), est.n_components)
+    assert (est.hidden_layer_sizes_, est.latent_dim_) == ((12, 12), 6)
+    latent = ContrastiveVAETransformer(
+        n_components=6, representation="latent", max_epochs=2, random_state=0
+    ).fit(X)
+    assert latent.transform(X).shape == (len(X), 6)
+    assert (latent.hidden_layer_sizes_, latent.latent_dim_) == ((256, 256), 6)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (
+            {"hidden_layer_sizes": (32, 16)},
+            r"hidden_layer_sizes=\(32, 16\) sums to 48, but n_components=512",
+        ),
+        (
+            {"representation": "latent", "n_components": 8, "latent_dim": 4},
+            "latent_dim=4 and n_components=8 differ",
+        ),
+    ],
+)
+def test_sizes_that_contradict_n_components_are_refused_at_fit(params, message):
+    est = ContrastiveVAETransformer(**params)
+    with pytest.raises(ValueError, match=message):
+        est.fit(np.ones((4, 2)))
+    assert not hasattr(est, "model_")
+
+
+def test_transform_refuses_an_n_components_the_fitted_networks_do_not_give():
+    X, _ = load_breast_cancer(return_X_y=True)
+    est = ContrastiveVAETransformer(**FAST).fit(X)
+    est.set_params(representation="latent")  # n_components=32, the latent is 4
+    for method in (est.transform, est.inverse_transform):
+        with pytest.raises(ValueError, match="n_components=32.*latent_dim_=4.*=4,"):
+            method(X[:, :4] if method is est.inverse_transform else X)
+    with pytest.raises(ValueError, match="Set n_components=4"):
+        est.get_feature_names_out()
+    assert est.set_params(n_components=4).transform(X).shape == (len(X), 4)
+
+
+PREFIX = "contrastivevaetransformer"
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        (
+            {**FAST, "n_components": 40, "hidden_layer_sizes": (24, 16)},
+            [f"{PREFIX}_hidden1_{j}" for j in range(24)]
+            + [f"{PREFIX}_hidden2_{j}" for j in range(16)],
+        ),
+        (FAST_LATENT, [f"{PREFIX}_latent_{j}" for j in range(4)]),
+    ],
+    ids=["hidden", "latent"],
+)
+def test_feature_names_say_where_each_column_comes_from(mixed_frame, params, expected):
+    est = ContrastiveVAETransformer(**params).fit(mixed_frame)
+    names = est.get_feature_names_out()
+    assert names.dtype == object and len(names) == est.n_components
+    assert names.tolist() == expected
+    # The input's names are checked, not used.
+    assert est.get_feature_names_out(mixed_frame.columns).tolist() == expected
+    with pytest.raises(ValueError, match="input_features"):
+        est.get_feature_names_out(["a", "b", "c", "d", "e"])
+    with config_context(transform_output="pandas"):
+        out = est.transform(mixed_frame)
+        assert isinstance(out, pd.DataFrame) and list(out.columns) == expected
+        # The pandas output decodes back, too, silently.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert est.inverse_transform(out).shape == mixed_frame.shape
 
 
 def test_not_fitted():
@@ -139,11 +228,47 @@ def test_gridsearch_without_labels_uses_elbo_score():
     assert np.all(np.isfinite(scores)) and np.all(scores < 0)
 
 
+def test_unsupervised_search_over_vae_weight_says_why_a_candidate_has_no_score():
+    X, y = make_blobs(n_samples=120, n_features=6, random_state=0)
+    search = GridSearchCV(
+        ContrastiveVAETransformer(**FAST), {"vae_weight": [0, 1]}, cv=2
+    )
+    with pytest.warns(UserWarning, match="Scoring failed") as record:
+        search.fit(X)
+    # What the user reads: the warning of each vae_weight=0 split carries
+    # the AttributeError, which says what to do.
+    failed = [str(w.message) for w in record if "Scoring failed" in str(w.message)]
+    assert len(failed) == 2
+    assert all(
+        "score needs the VAE's decoder, which vae_weight=0 does not build" in message
+        and "pass scoring=" in message
+        for message in failed
+    )
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isnan(scores[0]) and np.isfinite(scores[1])
+    assert search.cv_results_["rank_test_score"].tolist() == [2, 1]
+    assert search.best_params_ == {"vae_weight": 1}
+    with pytest.raises(AttributeError, match="vae_weight=0.*pass scoring="):
+        clone(search).set_params(error_score="raise").fit(X)
+    # No candidate with a decoder: scikit-learn refuses before any fit.
+    with pytest.raises(TypeError, match="should have a 'score' method"):
+        GridSearchCV(ContrastiveVAETransformer(**FAST, vae_weight=0), {}).fit(X)
+    # What the error advises: a probe's accuracy ranks both.
+    pipe = Pipeline(
+        [("ssl", ContrastiveVAETransformer(**FAST)), ("probe", LogisticRegression())]
+    )
+    probed = GridSearchCV(
+        pipe, {"ssl__vae_weight": [0, 1]}, cv=2, error_score="raise"
+    ).fit(X, y)
+    assert np.all(np.isfinite(probed.cv_results_["mean_test_score"]))
+
+
 def test_set_output_pandas_keeps_index(mixed_frame):
     frame = mixed_frame.set_axis(np.arange(len(mixed_frame)) * 10)
     est = ContrastiveVAETransformer(**FAST).set_output(transform="pandas")
     out = est.fit_transform(frame)
-    assert list(out.columns) == [f"contrastivevaetransformer{i}" for i in range(32)]
+    names = [f"contrastivevaetransformer_hidden1_{i}" for i in range(32)]
+    assert list(out.columns) == names
     assert out.index.equals(frame.index)
 
 
@@ -152,7 +277,7 @@ def test_works_on_cc18_table_with_categoricals(cc18_dir):
     X, y = frame.drop(columns="target"), frame["target"]
     pipe = Pipeline(
         [
-            ("ssl", ContrastiveVAETransformer(**{**FAST, "n_components": 8})),
+            ("ssl", ContrastiveVAETransformer(**{**FAST, "latent_dim": 8})),
             ("scale", StandardScaler()),
             ("clf", LogisticRegression(max_iter=1000)),
         ]

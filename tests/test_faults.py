@@ -262,7 +262,8 @@ def test_cuda_out_of_memory_leaves_nothing_allocated(simulated):
         torch.cuda.set_per_process_memory_fraction(min(1.0, cap / total))
         try:
             est = ContrastiveVAETransformer(
-                hidden_layer_sizes=(8192, 8192),
+                n_components=16384,  # hidden layers (8192, 8192)
+                latent_dim=128,
                 batch_size=32768,
                 max_epochs=1,
                 device="cuda",

@@ -16,7 +16,7 @@ def _model(n_numeric=3, cardinalities=(4, 3), n_classes=3, seed=0):
         missing_indicator_index=[0],
         cardinalities=list(cardinalities),
         hidden_layer_sizes=[8],
-        n_components=2,
+        latent_dim=2,
         projection_dim=4,
         with_decoder=False,
         with_projection=False,

@@ -16,7 +16,12 @@ from scipy import sparse
 from skssl import ContrastiveVAEClassifier, ContrastiveVAETransformer
 from skssl._encoding import TRAINING_LIMIT, _column_statistics
 from skssl.training import TrainingSession
-from tests._helpers import REPRODUCER, fit_with, make_mixed_frame
+from tests._helpers import (
+    REPRODUCER,
+    fit_with,
+    make_mixed_frame,
+    with_representation,
+)
 
 TINY = REPRODUCER
 FLOAT_MAX = float(np.finfo(np.float64).max)
@@ -123,7 +128,7 @@ def test_transform_near_the_float64_limit_is_finite_or_a_clear_error():
         X = rng.normal(size=(40, 3)) * spread
         est = ContrastiveVAETransformer(**TINY).fit(X)
         for representation, width in (("hidden", 8), ("latent", 2)):
-            est.set_params(representation=representation)
+            with_representation(est, representation)
             try:
                 _assert_finite_output(est, np.full((2, 3), 1.7e308), width)
             except ValueError as error:
@@ -163,7 +168,8 @@ def test_score_samples_is_never_nan():
 
 
 def test_inverse_transform_of_overflowing_codes_raises():
-    est = ContrastiveVAETransformer(**TINY).fit(
+    latent = {**TINY, "representation": "latent", "n_components": 2, "latent_dim": None}
+    est = ContrastiveVAETransformer(**latent).fit(
         np.random.default_rng(0).normal(size=(20, 3))
     )
     with torch.no_grad():
@@ -222,10 +228,14 @@ def test_a_rows_output_does_not_depend_on_the_other_rows():
     only (the matrix products' blocking: README, docs/estimator.md)."""
     X, other = make_mixed_frame(120), make_mixed_frame(120, seed=1)
     est = ContrastiveVAETransformer(
-        hidden_layer_sizes=(64, 32), n_components=16, max_epochs=1, random_state=0
+        n_components=96,
+        hidden_layer_sizes=(64, 32),
+        latent_dim=16,
+        max_epochs=1,
+        random_state=0,
     ).fit(X)
     for representation in ("hidden", "latent"):
-        est.set_params(representation=representation)
+        with_representation(est, representation)
         full = est.transform(X)
         for k in (1, 2, 3, 5, 8, 13, 64):
             i = k // 2

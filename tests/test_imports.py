@@ -64,7 +64,7 @@ import numpy as np
 import skssl, skssl.benchmark
 from skssl import ContrastiveVAETransformer
 warnings.simplefilter("ignore")  # a one-epoch fit does not converge
-ContrastiveVAETransformer(max_epochs=1, hidden_layer_sizes=(8,), n_components=2,
+ContrastiveVAETransformer(max_epochs=1, n_components=8, latent_dim=2,
                           projection_dim=4, device="cpu").fit(np.eye(8))
 sys.exit(skssl.benchmark.main(["demo", "--output", {str(tmp_path)!r}]))
 """

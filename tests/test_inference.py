@@ -1,5 +1,6 @@
 """Chunked float64 inference (skssl._inference): transform, ELBO, decoding."""
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -19,7 +20,7 @@ from skssl._inference import (
     transform_rows,
 )
 from skssl._input import validate_input
-from tests._helpers import FAST, SMALL, blobs
+from tests._helpers import FAST, FAST_LATENT, SMALL, blobs, with_representation
 
 CPU = torch.device("cpu")
 
@@ -31,7 +32,7 @@ def _validated(est, X):
 
 
 def test_inverse_transform_returns_input_space(mixed_frame):
-    est = ContrastiveVAETransformer(representation="latent", **FAST).fit(mixed_frame)
+    est = ContrastiveVAETransformer(**FAST_LATENT).fit(mixed_frame)
     back = est.inverse_transform(est.transform(mixed_frame))
     assert isinstance(back, pd.DataFrame)
     assert list(back.columns) == list(mixed_frame.columns)
@@ -39,7 +40,7 @@ def test_inverse_transform_returns_input_space(mixed_frame):
     assert back["age"].notna().all()
 
     X, _ = load_breast_cancer(return_X_y=True)
-    numeric = ContrastiveVAETransformer(representation="latent", **FAST).fit(X)
+    numeric = ContrastiveVAETransformer(**FAST_LATENT).fit(X)
     X_back = numeric.inverse_transform(numeric.transform(X))
     assert X_back.shape == X.shape and X_back.dtype == np.float64
     # Decoded values live on the input's scale (learned de-standardisation).
@@ -48,9 +49,53 @@ def test_inverse_transform_returns_input_space(mixed_frame):
         numeric.inverse_transform(np.zeros((2, 5)))
 
 
+def test_inverse_transform_decodes_hidden_activations_through_the_mean(mixed_frame):
+    est = ContrastiveVAETransformer(**FAST).fit(mixed_frame)
+    hidden = est.transform(mixed_frame)
+    back = est.inverse_transform(hidden)
+    # The latent route of the same networks: mu, then the decoder. The
+    # hidden route computes mu from the last layer's block with the mean
+    # head, so both return the same table, dtypes and categories included.
+    latent = with_representation(copy.deepcopy(est), "latent")
+    expected = latent.inverse_transform(latent.transform(mixed_frame))
+    pd.testing.assert_frame_equal(back, expected, rtol=1e-12)
+    assert back.shape == mixed_frame.shape
+    assert list(back.columns) == list(mixed_frame.columns)
+    # Only the last hidden layer is read: the first layers' columns may be
+    # anything.
+    scrambled = hidden.copy()
+    scrambled[:, : -est.hidden_layer_sizes_[-1]] = -1.0
+    pd.testing.assert_frame_equal(est.inverse_transform(scrambled), back)
+
+    X, _ = load_breast_cancer(return_X_y=True)
+    numeric = ContrastiveVAETransformer(**FAST).fit(X)
+    X_back = numeric.inverse_transform(numeric.transform(X))
+    assert X_back.shape == X.shape and X_back.dtype == np.float64
+    with pytest.raises(ValueError, match="expects 32 .n_components"):
+        numeric.inverse_transform(np.zeros((2, 4)))
+
+
+def test_without_a_decoder_the_errors_say_what_to_do_instead(mixed_frame):
+    est = ContrastiveVAETransformer(**FAST, vae_weight=0).fit(mixed_frame)
+    assert not hasattr(est, "inverse_transform")
+    with pytest.raises(AttributeError, match="vae_weight=0.*regressor"):
+        est.inverse_transform(est.transform(mixed_frame))
+    with pytest.raises(AttributeError, match="vae_weight=0.*vae_weight > 0"):
+        est.score_samples(mixed_frame)
+    with pytest.raises(AttributeError, match="vae_weight=0.*pass scoring="):
+        est.score(mixed_frame)
+    # Before fit, the parameters tell.
+    assert not hasattr(ContrastiveVAETransformer(vae_weight=0), "score")
+    assert hasattr(ContrastiveVAETransformer(), "score")
+
+
 def test_representation_is_the_hidden_layers_or_the_posterior_mean(mixed_frame):
     est = ContrastiveVAETransformer(
-        hidden_layer_sizes=(16, 8), n_components=3, max_epochs=2, random_state=0
+        n_components=24,
+        hidden_layer_sizes=(16, 8),
+        latent_dim=3,
+        max_epochs=2,
+        random_state=0,
     ).fit(mixed_frame)
     hidden = est.transform(mixed_frame)
     assert hidden.shape == (len(mixed_frame), 24) and (hidden >= 0).all()
@@ -80,13 +125,15 @@ def test_representation_is_the_hidden_layers_or_the_posterior_mean(mixed_frame):
     assert written is buffer
     np.testing.assert_array_equal(buffer.numpy(), hidden)
 
-    # Training does not depend on the representation; only transform does.
-    latent = clone(est).set_params(representation="latent").fit(mixed_frame)
+    # The same sizes train the same networks whatever the representation;
+    # only transform differs.
+    latent = clone(est).set_params(representation="latent", n_components=3)
+    latent.fit(mixed_frame)
     np.testing.assert_allclose(latent.transform(mixed_frame), mean.numpy())
     assert latent.get_feature_names_out().shape == (3,)
     assert latent.loss_curve_ == est.loss_curve_
     np.testing.assert_array_equal(
-        est.set_params(representation="latent").transform(mixed_frame),
+        with_representation(est, "latent").transform(mixed_frame),
         latent.transform(mixed_frame),
     )
 
@@ -102,10 +149,10 @@ def test_transform_in_chunks_matches_one_pass():
 
 @pytest.mark.parametrize("chunk_rows", [1, 7, 119, 120, 10_000])
 def test_every_inference_in_chunks_matches_one_pass(mixed_frame, chunk_rows):
-    est = ContrastiveVAETransformer(**FAST, representation="latent").fit(mixed_frame)
+    est = ContrastiveVAETransformer(**FAST_LATENT).fit(mixed_frame)
     state, X = est._training_state, _validated(est, mixed_frame)
     for representation in ("hidden", "latent"):
-        whole = est.set_params(representation=representation).transform(mixed_frame)
+        whole = with_representation(est, representation).transform(mixed_frame)
         chunked = transform_rows(state, X, representation, CPU, chunk_rows=chunk_rows)
         np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-14)
     scores = elbo_rows(state, X, CPU, chunk_rows=chunk_rows)
@@ -197,7 +244,7 @@ def test_integer_tables_are_encoded_without_a_float_copy():
 
 
 def test_decoding_never_returns_the_shared_rare_code(mixed_frame):
-    est = ContrastiveVAETransformer(**FAST, representation="latent").fit(mixed_frame)
+    est = ContrastiveVAETransformer(**FAST_LATENT).fit(mixed_frame)
     Z = np.random.default_rng(0).normal(scale=10.0, size=(500, 4))
     _, codes = decode_rows(est._training_state, Z, CPU, chunk_rows=64)
     assert not np.isin(codes, [RARE_CODE, MISSING_CODE]).any()

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from skssl._encoding import MISSING_CODE
-from skssl._networks import ContrastiveVAE, Decoder, embedding_dim_for
+from skssl._networks import ContrastiveVAE, Decoder, embedding_dim_for, network_sizes
 
 
 def _model(**overrides):
@@ -16,7 +16,7 @@ def _model(**overrides):
         missing_indicator_index=[0, 2],
         cardinalities=[4, 6],
         hidden_layer_sizes=[16, 8],
-        n_components=5,
+        latent_dim=5,
         projection_dim=7,
         with_decoder=True,
         with_projection=True,
@@ -127,7 +127,7 @@ def test_decoder_never_predicts_the_missing_code_or_slots_past_a_vocabulary():
 def test_architecture_lists_what_shapes_the_parameters():
     assert _model().architecture() == {
         "hidden_layer_sizes": [16, 8],
-        "n_components": 5,
+        "latent_dim": 5,
         "projection_dim": 7,
         "with_decoder": True,
         "n_classes": None,
@@ -136,7 +136,7 @@ def test_architecture_lists_what_shapes_the_parameters():
     assert bare.decoder is None and bare.projection is None
     assert bare.architecture() == {
         "hidden_layer_sizes": [4],
-        "n_components": 5,
+        "latent_dim": 5,
         "projection_dim": None,
         "with_decoder": False,
         "n_classes": None,
@@ -145,3 +145,37 @@ def test_architecture_lists_what_shapes_the_parameters():
     # The decoder mirrors the encoder.
     widths = [m.out_features for m in _model().decoder.body if isinstance(m, nn.Linear)]
     assert widths == [8, 16]
+
+
+@pytest.mark.parametrize(
+    "n_components, latent_dim, hidden, representation, expected",
+    [
+        # The defaults: two layers of 256, a latent of 128.
+        (512, None, None, "hidden", ([256, 256], 128)),
+        (513, None, None, "hidden", ([257, 256], 128)),  # remainder first
+        (1, None, None, "hidden", ([1], 1)),
+        (3, None, None, "hidden", ([2, 1], 1)),
+        (48, 5, (32, 16), "hidden", ([32, 16], 5)),
+        (8, None, 8, "hidden", ([8], 2)),
+        (16, None, None, "latent", ([256, 256], 16)),
+        (16, 16, (8,), "latent", ([8], 16)),
+    ],
+)
+def test_network_sizes_resolve_the_estimator_parameters(
+    n_components, latent_dim, hidden, representation, expected
+):
+    sizes = network_sizes(n_components, latent_dim, hidden, representation)
+    assert sizes == expected
+    # transform's width is n_components either way.
+    width = sum(sizes[0]) if representation == "hidden" else sizes[1]
+    assert width == n_components
+
+
+def test_network_sizes_refuse_sizes_that_contradict_n_components():
+    with pytest.raises(ValueError, match=r"\(32, 16\) sums to 48.*n_components=512"):
+        network_sizes(512, None, (32, 16), "hidden")
+    with pytest.raises(ValueError, match="latent_dim=4 and n_components=8"):
+        network_sizes(8, 4, None, "latent")
+    for bad in [(), (0, 4), (4.5,), (4, True)]:
+        with pytest.raises(ValueError, match="positive integers"):
+            network_sizes(8, None, bad, "hidden")

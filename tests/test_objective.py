@@ -19,7 +19,7 @@ from skssl._objective import (
     elbo,
 )
 from skssl._training_data import TrainingData
-from tests._helpers import CONTRASTIVE_VARIANTS, FAST, SMALL, blobs
+from tests._helpers import CONTRASTIVE_VARIANTS, FAST, SMALL_LATENT, blobs
 
 DEFAULTS = ContrastiveVAETransformer().get_params()
 
@@ -274,9 +274,7 @@ def test_learns_useful_features_on_clusters(variant):
 
 def test_mixed_precision_trains_the_networks_in_bfloat16(monkeypatch):
     X, y = blobs()
-    est = ContrastiveVAETransformer(
-        **SMALL, mixed_precision=True, max_epochs=15, representation="latent"
-    )
+    est = ContrastiveVAETransformer(**SMALL_LATENT, mixed_precision=True, max_epochs=15)
     seen = set()
     original = torch.nn.Linear.forward
 
@@ -298,7 +296,7 @@ def test_mixed_precision_trains_the_networks_in_bfloat16(monkeypatch):
     assert score > 0.9
     # Reproducible on the CPU like float32 training.
     again = ContrastiveVAETransformer(
-        **SMALL, mixed_precision=True, max_epochs=15, representation="latent"
+        **SMALL_LATENT, mixed_precision=True, max_epochs=15
     )
     np.testing.assert_array_equal(again.fit_transform(X), Z)
 

@@ -95,7 +95,9 @@ def test_flat_optimizer_resumes_from_a_state_in_host_memory():
 
 def test_partial_fit_resumes_the_flat_optimiser_state():
     X = np.random.default_rng(0).normal(size=(200, 5))
-    params = dict(hidden_layer_sizes=(16,), n_components=3, random_state=0)
+    params = dict(
+        n_components=16, hidden_layer_sizes=(16,), latent_dim=3, random_state=0
+    )
     two_calls = ContrastiveVAETransformer(**params, partial_fit_epochs=1)
     two_calls.partial_fit(X).partial_fit(X)
     state = two_calls._training_state.stream.optimizer["state"]

@@ -28,7 +28,7 @@ import pytest
 from scipy import sparse
 
 from skssl import ContrastiveVAEClassifier, ContrastiveVAETransformer
-from tests._helpers import REPRODUCER
+from tests._helpers import REPRODUCER, with_representation
 
 hypothesis = pytest.importorskip("hypothesis", reason='needs pip install "skssl[test]"')
 from hypothesis import HealthCheck, event, given, settings  # noqa: E402
@@ -620,7 +620,7 @@ def test_transform_after_fit_on_ordinary_data(data):
         est = ContrastiveVAETransformer(**TINY).fit(train)
         original = frame.copy(deep=True)
         for representation in ("hidden", "latent"):
-            est.set_params(representation=representation)
+            with_representation(est, representation)
             width = 8 if representation == "hidden" else 2
             try:
                 Z = est.transform(frame)

@@ -43,7 +43,7 @@ def test_reference_objective_is_the_training_objective(monkeypatch):
     )
     monkeypatch.setattr(torch, "randn_like", torch.zeros_like)
     X = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
-    params = {"hidden_layer_sizes": (16,), "n_components": 4}
+    params = {"n_components": 16, "hidden_layer_sizes": (16,), "latent_dim": 4}
     params.update(corruption_rate=0.0, kl_weight=0.5)
     run = start_run(X, params, torch.device("cpu"), 32)
     model, objective, pool = run.model, run.objective, run.pool
@@ -74,7 +74,12 @@ def test_flop_count_of_a_step_is_that_of_the_reference_objective(vae_weight):
     the two views, which the standard formulation computes and discards.
     """
     X = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
-    params = {"hidden_layer_sizes": (16,), "n_components": 4, "vae_weight": vae_weight}
+    params = {
+        "n_components": 16,
+        "hidden_layer_sizes": (16,),
+        "latent_dim": 4,
+        "vae_weight": vae_weight,
+    }
     run = start_run(X, params, torch.device("cpu"), 32)
     model, objective, pool = run.model, run.objective, run.pool
     batch = run.data.rows(torch.arange(32))

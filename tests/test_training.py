@@ -35,6 +35,7 @@ from tests._helpers import (
     CONTRASTIVE_VARIANTS,
     FAST,
     SMALL,
+    SMALL_LATENT,
     RecordingSession,
     blobs,
     fit_with,
@@ -64,7 +65,7 @@ def test_a_session_reads_the_estimators_parameters_and_defaults():
         _session(contrastive_weight=0, vae_weight=0)
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         _session(hidden_layer_sizes=(4, True))
-    assert _session(hidden_layer_sizes=8).hidden_layer_sizes == [8]
+    assert _session(n_components=8, hidden_layer_sizes=8).hidden_layer_sizes == [8]
 
 
 def test_fit_starts_a_new_state_and_partial_fit_continues_it():
@@ -240,15 +241,13 @@ def test_diverging_fit_raises():
 def test_partial_fit_learns_and_records_history():
     X, y = blobs()
     # The latent code is what the losses shape: probe it, not the hidden layers.
-    est = partial_fitted(X, n_chunks=4, partial_fit_epochs=3, representation="latent")
+    est = partial_fitted(X, n_chunks=4, partial_fit_epochs=3, **SMALL_LATENT)
     assert est.n_iter_ == 12 == len(est.loss_curve_) == len(est.kl_loss_curve_)
     assert est.n_features_in_ == X.shape[1]
     assert est.transform(X).shape == (len(X), 4)
     assert est.loss_curve_[-1] < est.loss_curve_[0]
 
-    untrained = ContrastiveVAETransformer(
-        **SMALL, partial_fit_epochs=1, representation="latent"
-    )
+    untrained = ContrastiveVAETransformer(**SMALL_LATENT, partial_fit_epochs=1)
     untrained.partial_fit(X[:2])  # two rows: one step, close to initialisation
     probe = LogisticRegression(max_iter=1000)
     trained_score = cross_val_score(probe, est.transform(X), y).mean()
@@ -301,10 +300,10 @@ def test_partial_fit_keeps_first_encoding_and_validates_chunks():
     [
         (
             {},
-            {"hidden_layer_sizes": (16,)},
+            {"hidden_layer_sizes": (16, 16)},
             r"hidden_layer_sizes \(the networks have \[32\]",
         ),
-        ({}, {"n_components": 3}, r"n_components \(the networks have 4, now 3\)"),
+        ({}, {"latent_dim": 3}, r"latent_dim \(the networks have 4, now 3\)"),
         ({}, {"projection_dim": 8}, r"projection_dim \(the networks have 64, now 8\)"),
         (
             {"vae_weight": 0.0},

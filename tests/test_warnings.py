@@ -8,9 +8,10 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -95,3 +96,41 @@ def test_partial_fit_does_not_warn_about_convergence():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         ContrastiveVAETransformer(**ONE_EPOCH).partial_fit(X_SMALL)
+
+
+def test_only_a_fixed_max_epochs_warns_when_the_budget_runs_out():
+    # n_iter_no_change beyond the budget: the loss never counts as converged.
+    never = {**FAST, "n_iter_no_change": 1000}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        auto = ContrastiveVAETransformer(**{**never, "max_epochs": "auto"})
+        auto.fit(X_SMALL)
+    # The budget "auto" chose ran out, which n_iter_ shows, without a warning.
+    assert auto.n_iter_ == auto.max_epochs_ == 100
+    with pytest.warns(ConvergenceWarning, match="max_epochs=100"):
+        ContrastiveVAETransformer(**{**never, "max_epochs": 100}).fit(X_SMALL)
+
+
+def test_a_default_fit_prints_no_warning():
+    # 300 rows of digits: the default fit uses up the budget "auto" chose
+    # (and warned about it before the policy above).
+    X, _ = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = ContrastiveVAETransformer(random_state=0).fit(X[:300])
+    assert est.n_iter_ == est.max_epochs_ == 100
+
+
+def test_a_default_grid_search_prints_no_warning():
+    X, y = load_digits(return_X_y=True)
+    pipe = Pipeline(
+        [
+            ("ssl", ContrastiveVAETransformer(random_state=0)),
+            ("clf", LogisticRegression()),
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        search = GridSearchCV(pipe, {"ssl__temperature": [0.2, 0.5]}, cv=2)
+        search.fit(X[:150], y[:150])
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))

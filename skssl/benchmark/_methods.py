@@ -288,9 +288,7 @@ def raw_probe(context):
 
 def ssl_output_width(transformer):
     """Columns ``transformer.transform`` returns, known before fitting."""
-    if transformer.representation == "latent":
-        return transformer.n_components
-    return int(np.sum(transformer.hidden_layer_sizes))
+    return transformer.n_components
 
 
 def pca_probe(context):

@@ -51,7 +51,7 @@ DEFAULT_COLUMNS = (20, 100, 500)
 # Untimed training steps each loop runs before its timed rounds.
 WARMUP_STEPS = 5
 # The network of the speed targets: 256-256 encoder, latent 32.
-DEFAULT_PARAMS = {"hidden_layer_sizes": (256, 256), "n_components": 32}
+DEFAULT_PARAMS = {"n_components": 512, "latent_dim": 32}
 
 
 @dataclass
@@ -322,9 +322,13 @@ def run_speed(
     """
     out = sys.stdout if out is None else out
     resolved = resolve_device(device)
-    settings = ContrastiveVAETransformer(
-        **{**DEFAULT_PARAMS, **(params or {})}
-    ).get_params()
+    estimator = ContrastiveVAETransformer(**{**DEFAULT_PARAMS, **(params or {})})
+    settings = estimator.get_params()
+    # The sizes the parameters resolve to (hidden_layer_sizes=None splits
+    # n_components).
+    session = TrainingSession.from_estimator(estimator)
+    settings["hidden_layer_sizes"] = tuple(session.hidden_layer_sizes)
+    settings["latent_dim"] = session.latent_dim
     print(
         f"device: {resolved}; torch {torch.__version__}; threads: "
         f"{threads or torch.get_num_threads()}; training rate: median of "
@@ -338,7 +342,7 @@ def run_speed(
             f"{key}={settings[key]}"
             for key in (
                 "hidden_layer_sizes",
-                "n_components",
+                "latent_dim",
                 "projection_dim",
                 "contrastive_weight",
                 "vae_weight",
