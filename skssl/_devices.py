@@ -6,6 +6,8 @@ between the data being trained on, the augmentation's marginal pool and the
 validation rows. Each share is named here once.
 """
 
+from __future__ import annotations
+
 import torch
 
 # Rows whose column values the augmentation draws from: all training rows when
@@ -14,7 +16,7 @@ import torch
 MARGINAL_POOL_ROWS = 65536
 
 
-def resolve_device(device: "str | torch.device") -> torch.device:
+def resolve_device(device: str | torch.device) -> torch.device:
     """The torch device for ``device`` ("auto": CUDA when available, else CPU).
 
     Any torch device type is accepted when this machine can train on it:
@@ -99,7 +101,7 @@ def _check_index(device, resolved, n_devices, name):
         )
 
 
-def pool_rows(max_device_rows: "int | None") -> int:
+def pool_rows(max_device_rows: int | None) -> int:
     """Rows of the augmentation's marginal pool.
 
     A quarter of the device's row budget at most (``max_device_rows``, None

@@ -42,7 +42,7 @@ def head_inputs(model, batch):
     return torch.cat([dense.cpu(), *one_hot], dim=1).double().numpy()
 
 
-def _logistic_regression(Z, labels, n_classes, seed):
+def _logistic_regression(Z, labels, n_classes, seed, sample_weight=None):
     counts = np.bincount(labels, minlength=n_classes)
     folds = min(HEAD_FOLDS, counts[counts > 0].min())
     if folds >= 2:
@@ -57,7 +57,7 @@ def _logistic_regression(Z, labels, n_classes, seed):
         # L2 penalty does not read; setting it would warn on earlier versions.
         warnings.filterwarnings("ignore", "The default value for l1_ratios")
         warnings.filterwarnings("ignore", "The fitted attributes of Logistic")
-        return lr.fit(Z, labels)
+        return lr.fit(Z, labels, sample_weight=sample_weight)
 
 
 def _cv_accuracy(lr):
@@ -69,7 +69,7 @@ def _cv_accuracy(lr):
 
 
 @torch.no_grad()
-def fit_head(model, batch, labels, seed):
+def fit_head(model, batch, labels, seed, sample_weight=None):
     """Fit ``model.classifier`` to ``labels`` (class indices) of ``batch``'s rows.
 
     Columns are standardised for the fit (the penalty then treats them
@@ -78,7 +78,8 @@ def fit_head(model, batch, labels, seed):
     activations and on the raw columns alone; the second is kept only when
     its cross-validated accuracy is higher: where the learned features do not
     help the labeled rows, the head falls back to what a logistic regression
-    on the raw columns does.
+    on the raw columns does. ``sample_weight`` (one per row, or None) is
+    passed to both regressions' ``fit``.
     """
     head = model.classifier
     X = head_inputs(model, batch)
@@ -87,9 +88,11 @@ def fit_head(model, batch, labels, seed):
     Z = (X - mean) / scale
     raw = np.ones(X.shape[1], dtype=bool)
     raw[head.n_dense_inputs : head.dense.in_features] = False  # the hidden ones
-    lr = _logistic_regression(Z, labels, head.n_classes, seed)
+    lr = _logistic_regression(Z, labels, head.n_classes, seed, sample_weight)
     columns = np.ones(X.shape[1], dtype=bool)
-    raw_only = _logistic_regression(Z[:, raw], labels, head.n_classes, seed)
+    raw_only = _logistic_regression(
+        Z[:, raw], labels, head.n_classes, seed, sample_weight
+    )
     with_hidden, without = _cv_accuracy(lr), _cv_accuracy(raw_only)
     if with_hidden is not None and without > with_hidden:
         lr, columns = raw_only, raw

@@ -23,12 +23,12 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skssl import ContrastiveVAETransformer
 from skssl.training import CURVES, TrainingState, curve_attribute
-from tests._helpers import FAST
+from tests._helpers import FAST, SAMPLE_WEIGHT_IS_NOT_REPETITION
 
 
 @parametrize_with_checks(
     [ContrastiveVAETransformer(max_epochs=10, random_state=0)],
-    expected_failed_checks=lambda est: {},
+    expected_failed_checks=lambda est: SAMPLE_WEIGHT_IS_NOT_REPETITION,
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
