@@ -150,45 +150,45 @@ def _parse_numbers(column, name):
     first; ``values()`` the column as float64, NaN for missing, blank and
     unparsed entries. None when the column holds no string, or a value that
     is neither a string nor a number (bools, dates, tuples...): not numbers
-    stored as text.
+    stored as text. Each distinct value is looked at once.
     """
-    raw = column.to_numpy(dtype=object)
-    present = np.flatnonzero(~pd.isna(raw))
-    kept = raw[present]
-    is_text = np.fromiter((isinstance(v, str) for v in kept), bool, len(kept))
-    if not is_text.any():
+    kind = pd.api.types.infer_dtype(column, skipna=True)
+    if kind != "string" and not kind.startswith("mixed"):
+        return None  # no text (numbers alone, bools, dates...)
+    try:
+        counts = column.value_counts(dropna=True)
+    except TypeError:  # unhashable cells: the encoder names them
         return None
-    numbers = kept[~is_text]
-    if any(not isinstance(v, Real) or isinstance(v, bool | np.bool_) for v in numbers):
-        return None
-    parsed, unparsed = {}, []
-    n_numbers, n_blank = len(numbers), 0
-    for text, count in pd.Series(kept[is_text]).value_counts().items():
+    parsed, unparsed, huge = {}, [], None
+    n_numbers = n_blank = 0
+    for value, count in counts.items():
         number = None
-        if text.strip():
+        if isinstance(value, str):
+            if not value.strip():
+                n_blank += count
+            else:
+                try:
+                    number = float(value)
+                except ValueError:
+                    pass
+            if number is None:
+                unparsed.append(value)
+        elif isinstance(value, Real) and not isinstance(value, bool | np.bool_):
             try:
-                number = float(text)
-            except ValueError:
-                pass
+                number = float(value)
+            except OverflowError:  # a Python int beyond float64
+                huge, number = value, np.nan
         else:
-            n_blank += count
-        if number is None:
-            unparsed.append(text)
-        else:
-            n_numbers += count
-        parsed[text] = np.nan if number is None else number
-    n_counted = len(kept) - n_blank
+            return None
+        n_numbers += count if number is not None else 0
+        parsed[value] = np.nan if number is None else number
+    n_counted = int(counts.sum()) - n_blank
     share = n_numbers / n_counted if n_counted else 0.0
 
     def values():
-        out = np.full(len(raw), np.nan)
-        texts = present[is_text]
-        out[texts] = pd.Series(raw[texts], dtype=object).map(parsed).to_numpy(float)
-        if len(numbers):  # huge ints and infinity are refused, naming the column
-            out[present[~is_text]] = _column_as_float(
-                pd.Series(numbers, dtype=object), name
-            )
-        return out
+        if huge is not None:  # the encoder's error, naming the column
+            _column_as_float(pd.Series([huge], dtype=object), name)
+        return column.astype(object).map(parsed).to_numpy(dtype=np.float64)
 
     return share, unparsed, values
 
