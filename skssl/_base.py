@@ -114,6 +114,20 @@ class BaseContrastiveVAE(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def __getstate__(self):
+        # The networks are pickled once, as NumPy arrays, in the training
+        # state (skssl._persistence); model_ is the same object again.
+        state = dict(super().__getstate__())
+        training_state = state.get("_training_state")
+        if training_state is not None and state.get("model_") is training_state.model:
+            del state["model_"]
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_training_state" in self.__dict__ and "model_" not in self.__dict__:
+            self.model_ = self._training_state.model
+
 
 def _unchanged_unless_returned(method):
     """``method`` (``fit`` or ``partial_fit``), restoring the estimator's

@@ -1,8 +1,11 @@
 """The scikit-learn face of the semi-supervised :class:`ContrastiveVAEClassifier`."""
 
+from __future__ import annotations
+
 from numbers import Integral, Real
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
@@ -11,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._base import BaseContrastiveVAE
 from ._devices import resolve_device
 from ._inference import class_probabilities
+from ._input import validate_sample_weight
 from ._training_data import UNLABELED
 
 
@@ -140,15 +144,15 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
     n_iter_no_change : int, default=10
     tol : float, default=1e-4
     device : str or torch.device, default="auto"
-        "auto" trains on CUDA when available, else on the CPU; the fitted
-        model is kept on the CPU.
+        "auto" trains on CUDA when available, else on the CPU; other devices
+        as for the transformer. The fitted model is kept on the CPU.
     mixed_precision : bool, default=False
         Train the networks' matrix products in bfloat16.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, minibatches, augmentations and the validation
         split. Global RNGs are never used or changed.
     verbose : int, default=0
-        Print the losses after every epoch.
+        Print the losses after every epoch, as for the transformer.
     monitor_representation : bool, default=False
         Record alignment, uniformity and effective rank after every epoch.
 
@@ -327,7 +331,9 @@ supervised_loss_curve_ : list of float
         return labels
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> ContrastiveVAEClassifier:
         """Train on every row of ``X`` and on the labels of the labeled ones.
 
         Parameters
@@ -337,6 +343,12 @@ supervised_loss_curve_ : list of float
         y : array-like of shape (n_samples,)
             Class labels; ``unlabeled_label`` (-1, or ``"-1"`` for string
             labels) marks an unlabeled row.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows: in the self-supervised loss as
+            for :meth:`ContrastiveVAETransformer.fit`, in the head's logistic
+            regression (labeled rows of weight 0 take no part in it) and in
+            fine-tuning's supervised term (weighted means over the labeled
+            rows). Not supported with ``contrastive_loss="renyi"``.
 
         Returns
         -------
@@ -346,10 +358,25 @@ supervised_loss_curve_ : list of float
         session = self._session()
         X, mask = self._validate(X, reset=True)
         labels = self._encode_labels(y, X.shape[0])
-        state = session.fit(X, mask, labels=labels, n_classes=len(self.classes_))
+        sample_weight = validate_sample_weight(sample_weight, X)
+        if sample_weight is not None:
+            weighted = np.unique(labels[(labels != UNLABELED) & (sample_weight > 0)])
+            if len(weighted) < 2:
+                raise ValueError(
+                    "The labeled rows of positive sample_weight hold "
+                    f"{len(weighted)} class(es); a classifier needs at least 2 "
+                    "classes with a positive weight."
+                )
+        state = session.fit(
+            X,
+            mask,
+            labels=labels,
+            n_classes=len(self.classes_),
+            sample_weight=sample_weight,
+        )
         return self._publish(state)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities of each row.
 
         Parameters
@@ -366,7 +393,7 @@ supervised_loss_curve_ : list of float
         device = resolve_device(self.device)
         return class_probabilities(self._training_state, X, device)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`.
 
         Parameters
@@ -380,7 +407,7 @@ supervised_loss_curve_ : list of float
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The most probable class of each row.
 
         Parameters
@@ -394,7 +421,9 @@ supervised_loss_curve_ : list of float
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
-    def score(self, X, y, sample_weight=None):
+    def score(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> float:
         """Accuracy on the labeled rows of ``(X, y)``; unlabeled rows are ignored.
 
         In a cross-validation split of semi-supervised data, rows labeled -1

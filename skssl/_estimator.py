@@ -7,11 +7,15 @@ attributes are read off the :class:`~skssl.training.TrainingState` that
 training returns.
 """
 
+from __future__ import annotations
+
 import functools
 import types
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -20,6 +24,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 from ._base import BaseContrastiveVAE
 from ._devices import resolve_device
 from ._inference import decode_rows, elbo_rows, output_width, transform_rows
+from ._input import validate_sample_weight
 
 
 def _has_decoder(estimator):
@@ -163,8 +168,11 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         to numeric columns of augmented views.
     categorical_features : "auto", None or array-like, default="auto"
         Which columns are categorical: "auto" takes pandas ``category``,
-        ``object``, ``string`` and ``bool`` columns (none for arrays); or
-        a list of column indices or names, or a boolean mask.
+        ``object``, ``string`` and ``bool`` columns (none for arrays), except
+        ``object`` and ``string`` columns whose values are at least 90 %
+        numbers (as text): those are read as numbers, their other values as
+        missing, with a warning; or a list of column indices or names, or a
+        boolean mask.
     max_categories : int, default=64
         Most frequent categories kept per categorical column; rarer and
         unseen categories share one code.
@@ -194,8 +202,11 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         Epochs without an improvement of at least ``tol`` before stopping.
     tol : float, default=1e-4
     device : str or torch.device, default="auto"
-        "auto" trains on CUDA when available, else on the CPU. The fitted
-        model is kept on the CPU, so it pickles and loads anywhere.
+        "auto" trains on CUDA when available, else on the CPU; any torch
+        device this machine can train on, else a ValueError naming it ("mps"
+        is refused: inference runs in float64, which MPS lacks). The fitted
+        model is kept on the CPU, so it saves and loads anywhere
+        (docs/persistence.md).
     mixed_precision : bool, default=False
         Train with the networks' matrix products in bfloat16 under
         ``torch.autocast``; weights, optimiser state, losses and inference stay
@@ -207,7 +218,10 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         Seeds weight initialisation, minibatches, augmentations and the
         validation split. Global RNGs are never used or changed.
     verbose : int, default=0
-        Print the loss after every epoch.
+        Print, after every epoch, the loss and its terms, the validation loss
+        (with early stopping), the epoch's time and rows per second, to
+        stdout; with tqdm installed, fits running longer than 2 s also show a
+        progress bar over the rows.
     monitor_representation : bool, default=False
         Record, after every epoch, the alignment and uniformity (Wang & Isola
         2020) and the effective rank of the posterior means of up to 1,024
@@ -362,7 +376,9 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
 
     # -------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(
+        self, X: ArrayLike, y: None = None, sample_weight: ArrayLike | None = None
+    ) -> ContrastiveVAETransformer:
         """Train the encoder on ``X`` without labels.
 
         Parameters
@@ -372,6 +388,18 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
             numeric, ``category``, ``object``, ``string`` and ``bool`` columns.
         y : None
             Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows in the loss: each row's terms
+            (its contrastive anchors, its reconstruction and KL terms) are
+            multiplied by its weight, scaled to mean 1, so that a minibatch's
+            loss estimates the weighted mean (the recorded loss curves are
+            weighted means). A row of weight 0 adds nothing to the loss but
+            is still drawn into minibatches, serves as a negative for the
+            other rows and lends its values to the augmentation; the column
+            encoding (standardisation, vocabularies) is learned from all rows.
+            Not equivalent to repeating rows. With early stopping the
+            held-out rows' weights weight the validation loss. Not supported
+            with ``contrastive_loss="renyi"``.
 
         Returns
         -------
@@ -393,10 +421,13 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         """
         session = self._session()
         X, mask = self._validate(X, reset=True)
-        return self._publish(session.fit(X, mask))
+        sample_weight = validate_sample_weight(sample_weight, X)
+        return self._publish(session.fit(X, mask, sample_weight=sample_weight))
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(
+        self, X: ArrayLike, y: None = None, sample_weight: ArrayLike | None = None
+    ) -> ContrastiveVAETransformer:
         """Train on one chunk of rows, for data that do not fit in memory.
 
         Each call runs ``partial_fit_epochs`` epochs over ``X`` and continues
@@ -418,6 +449,9 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
             One chunk of training rows (at least 2).
         y : None
             Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the chunk's rows in the loss, as for :meth:`fit`
+            (scaled to mean 1 within the chunk).
 
         Returns
         -------
@@ -426,8 +460,12 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         """
         fitted = hasattr(self, "model_")
         X, mask = self._validate(X, reset=not fitted)
+        sample_weight = validate_sample_weight(sample_weight, X)
         state = self._training_state if fitted else None
-        return self._publish(self._session().partial_fit(X, mask, state))
+        session = self._session()
+        return self._publish(
+            session.partial_fit(X, mask, state, sample_weight=sample_weight)
+        )
 
     # -------------------------------------------------------------- inference
     def _output_width(self):
@@ -478,7 +516,7 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
             ]
         return np.asarray(names, dtype=object)
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """The learned representation of each row.
 
         Parameters
@@ -500,7 +538,7 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         return transform_rows(self._training_state, X, self.representation, device)
 
     @_needs_decoder("Fit with vae_weight > 0 (the default is 1) for an ELBO.")
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Evidence lower bound (ELBO) of each row, in nats.
 
         ``log p(x | z=mu) - KL(q(z|x) || p(z))``: the reconstruction term is
@@ -530,7 +568,7 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         "Pipeline of this transformer and a LogisticRegression probe, scored on "
         "labels; or fit with vae_weight > 0."
     )
-    def score(self, X, y=None):
+    def score(self, X: ArrayLike, y: None = None) -> float:
         """Mean ELBO of the rows of ``X`` (higher is better), as PCA's and
         GaussianMixture's ``score`` are mean log-likelihoods.
 
@@ -560,7 +598,7 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         "regressor from transform's output to X (e.g. sklearn's Ridge) for an "
         "approximate inverse."
     )
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: ArrayLike) -> np.ndarray | pd.DataFrame:
         """Decode representations back to the input space.
 
         Posterior means decode through the decoder. Hidden activations

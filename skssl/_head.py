@@ -42,7 +42,7 @@ def head_inputs(model, batch):
     return torch.cat([dense.cpu(), *one_hot], dim=1).double().numpy()
 
 
-def _logistic_regression(Z, labels, n_classes, seed):
+def _logistic_regression(Z, labels, n_classes, seed, sample_weight=None):
     counts = np.bincount(labels, minlength=n_classes)
     folds = min(HEAD_FOLDS, counts[counts > 0].min())
     if folds >= 2:
@@ -57,7 +57,7 @@ def _logistic_regression(Z, labels, n_classes, seed):
         # L2 penalty does not read; setting it would warn on earlier versions.
         warnings.filterwarnings("ignore", "The default value for l1_ratios")
         warnings.filterwarnings("ignore", "The fitted attributes of Logistic")
-        return lr.fit(Z, labels)
+        return lr.fit(Z, labels, sample_weight=sample_weight)
 
 
 def _class_logits(lr, n_classes):
@@ -77,7 +77,7 @@ def _class_logits(lr, n_classes):
 
 
 @torch.no_grad()
-def fit_head(model, batch, labels, seed):
+def fit_head(model, batch, labels, seed, sample_weight=None):
     """Fit ``model.classifier`` to ``labels`` (class indices) of ``batch``'s rows.
 
     Returns the two regressions as ``(columns, regression)`` pairs, ``columns``
@@ -92,7 +92,8 @@ def fit_head(model, batch, labels, seed):
     noise; the average is never far from the better one, and where the
     learned features do not help, the raw columns' regression holds the
     head near what a logistic regression on them does (docs/semi_supervised.md
-    has the measurements).
+    has the measurements). ``sample_weight`` (one per row, or None) is
+    passed to both regressions' ``fit``.
     """
     head = model.classifier
     X = head_inputs(model, batch)
@@ -105,7 +106,9 @@ def fit_head(model, batch, labels, seed):
     intercept = np.zeros(head.n_classes)
     experts = []
     for columns in (np.ones(X.shape[1], dtype=bool), raw):
-        lr = _logistic_regression(Z[:, columns], labels, head.n_classes, seed)
+        lr = _logistic_regression(
+            Z[:, columns], labels, head.n_classes, seed, sample_weight
+        )
         expert_coef, expert_intercept = _class_logits(lr, head.n_classes)
         coef[:, columns] += expert_coef / 2
         intercept += expert_intercept / 2

@@ -328,6 +328,11 @@ class ContrastiveVAE(nn.Module):
         n_classes=None,
     ):
         super().__init__()
+        # The arguments, so that a pickled model is rebuilt from them and its
+        # weights alone (skssl._persistence).
+        arguments = dict(locals())  # only the parameters so far
+        del arguments["self"], arguments["__class__"]
+        self.constructor_arguments = arguments
         cardinalities = [int(c) for c in cardinalities]
         self.encoder = GaussianEncoder(
             InputLayer(n_numeric, missing_indicator_index, cardinalities),

@@ -35,10 +35,12 @@ def curve_attribute(term):
     return "loss_curve_" if term == "loss" else f"{term}_loss_curve_"
 
 
-def _info_nce(z1, z2, temperature, refinement):
+def _info_nce(z1, z2, temperature, refinement, **weights):
     if refinement > 0:
-        return losses.self_labeling_info_nce(z1, z2, temperature, refinement=refinement)
-    return losses.info_nce(z1, z2, temperature)
+        return losses.self_labeling_info_nce(
+            z1, z2, temperature, refinement=refinement, **weights
+        )
+    return losses.info_nce(z1, z2, temperature, **weights)
 
 
 # contrastive_loss -> (loss(z1, z2, temperature, **keywords), the estimator
@@ -55,6 +57,24 @@ CONTRASTIVE_VARIANTS = {
     ),
     "renyi": (losses.renyi_contrastive, {"renyi_alpha": "alpha"}),
 }
+
+
+# Contrastive variants whose loss is not a mean over the batch's rows, so that
+# rows cannot be weighted: RényiCL's bound takes logarithms of means over all
+# pairs of the batch.
+UNWEIGHTED_VARIANTS = ("renyi",)
+
+
+def check_sample_weight_support(params):
+    """Raise a ValueError if the objective of ``params`` cannot weight rows."""
+    name = params["contrastive_loss"]
+    if name in UNWEIGHTED_VARIANTS and params["contrastive_weight"] > 0:
+        raise ValueError(
+            f"sample_weight is not supported with contrastive_loss={name!r}: its "
+            "loss is a bound over all pairs of a batch, not a mean over rows that "
+            "weights could scale. Use contrastive_loss='infonce' or 'balanced', or "
+            "fit without sample_weight."
+        )
 
 
 def contrastive_objective(params, defaults):
@@ -211,15 +231,17 @@ class Objective:
         # stay in float32.
         mean = mean.float()
 
+        # Each row's terms times its weight (None: unweighted).
+        weights = {} if batch.weights is None else {"sample_weight": batch.weights}
         if self.contrastive_weight > 0:
             projected = model.projection(mean[: 2 * n])
             contrastive = self.contrastive(
-                projected[:n], projected[n : 2 * n], self.temperature
+                projected[:n], projected[n : 2 * n], self.temperature, **weights
             )
             if self.momentum_mixup > 0:
                 contrastive = contrastive + self.momentum_mixup * (
                     self._momentum_mixup_loss(
-                        model, *views, projected[n : 2 * n], generator
+                        model, *views, projected[n : 2 * n], generator, **weights
                     )
                 )
             total = total + self.contrastive_weight * contrastive
@@ -230,24 +252,32 @@ class Objective:
             )
             z = mean + (0.5 * log_var).exp() * noise
             numeric_mean, logits = model.decoder(z)
-            reconstruction = losses.reconstruction_nll(
-                numeric_mean, logits, batch.numeric, batch.observed, batch.categorical
-            ).mean()
-            kl = losses.gaussian_kl(mean, log_var).mean()
+            reconstruction = _mean(
+                losses.reconstruction_nll(
+                    numeric_mean,
+                    logits,
+                    batch.numeric,
+                    batch.observed,
+                    batch.categorical,
+                ),
+                batch.weights,
+            )
+            kl = _mean(losses.gaussian_kl(mean, log_var), batch.weights)
             total = total + self.vae_weight * self.vae_loss(reconstruction, kl, batch)
         if not supervised:
             return torch.stack([total, contrastive, reconstruction, kl])
         logits = model.classifier(features, hidden, stacked.categorical).float()
-        supervised_loss = self._supervised_loss(logits, batch.labels, n)
+        supervised_loss = self._supervised_loss(logits, batch.labels, n, batch.weights)
         total = total + self.supervised_weight * supervised_loss
         return torch.stack([total, contrastive, reconstruction, kl, supervised_loss])
 
-    def _supervised_loss(self, logits, labels, n):
+    def _supervised_loss(self, logits, labels, n, weights=None):
         """Cross-entropy of the clean labeled rows, plus the consistency term.
 
         ``logits`` are those of the stacked rows (the two views, when the
         contrastive branch is on, then the clean rows, the last ``n``). Rows
-        are masked rather than selected, so no step waits on the host.
+        are masked rather than selected, so no step waits on the host. With
+        ``weights``, both terms are weighted means over their rows.
 
         Consistency (FixMatch, arXiv 2001.07685): each unlabeled row whose
         clean prediction is at least ``confidence_threshold`` confident gives
@@ -256,7 +286,10 @@ class Objective:
         clean = logits[-n:]
         labeled = labels >= 0
         per_row = F.cross_entropy(clean, labels.clamp(min=0), reduction="none")
-        loss = (per_row * labeled).sum() / labeled.sum().clamp(min=1)
+        if weights is None:
+            loss = (per_row * labeled).sum() / labeled.sum().clamp(min=1)
+        else:
+            loss = _ratio(per_row, labeled * weights)
         if self.consistency_weight == 0 or logits.shape[0] == n:
             return loss
         confidence, guess = clean.detach().softmax(dim=1).max(dim=1)
@@ -265,7 +298,12 @@ class Objective:
         per_view = torch.stack(
             [F.cross_entropy(view, guess, reduction="none") for view in views]
         )
-        consistency = (per_view * confident).sum() / (2 * confident.sum()).clamp(min=1)
+        if weights is None:
+            consistency = (per_view * confident).sum() / (2 * confident.sum()).clamp(
+                min=1
+            )
+        else:
+            consistency = _ratio(per_view, confident * weights)
         return loss + self.consistency_weight * consistency
 
     @torch.no_grad()
@@ -278,9 +316,14 @@ class Objective:
             logits = model.class_logits(
                 batch.numeric, batch.observed, batch.categorical
             )
-        return F.cross_entropy(logits.float(), batch.labels)
+        if batch.weights is None:
+            return F.cross_entropy(logits.float(), batch.labels)
+        per_row = F.cross_entropy(logits.float(), batch.labels, reduction="none")
+        return _mean(per_row, batch.weights)
 
-    def _momentum_mixup_loss(self, model, view1, view2, keys, generator):
+    def _momentum_mixup_loss(
+        self, model, view1, view2, keys, generator, sample_weight=None
+    ):
         """Momentum mixup (arXiv 2106.14749): mixed queries against detached keys.
 
         Rows are mixed after the input layer, where categorical codes have
@@ -298,8 +341,9 @@ class Objective:
             model.encoder.from_features(mixed, log_var_rows=None)[0]
         )
         targets = losses.mixup_targets(theta, perm)
+        weights = {} if sample_weight is None else {"sample_weight": sample_weight}
         return losses.soft_target_info_nce(
-            queries, keys.detach(), targets, self.temperature
+            queries, keys.detach(), targets, self.temperature, **weights
         )
 
 
@@ -317,6 +361,21 @@ def elbo(model, numeric, observed, categorical):
     )
     score = -nll - losses.gaussian_kl(mean, log_var)
     return score.masked_fill(score.isnan(), -math.inf)
+
+
+def _mean(values, weights):
+    """The mean of per-row ``values``, each times its row's weight (weights of
+    mean 1 over the rows trained on: an estimate of their weighted mean)."""
+    return values.mean() if weights is None else (values * weights).mean()
+
+
+def _ratio(values, weights):
+    """The weighted mean of ``values`` over the rows of positive weight
+    (0 where there is none). ``weights`` broadcast against ``values``."""
+    weights = weights.to(values.dtype).expand_as(values)
+    return (values * weights).sum() / weights.sum().clamp(
+        min=torch.finfo(values.dtype).tiny
+    )
 
 
 def _concat(batches):

@@ -39,6 +39,8 @@ class Batch:
     entry (``observed`` all True), which lets the augmentation skip the mask;
     False means unknown. ``labels`` (the classifier's) are int64 class indices,
     ``UNLABELED`` for rows without a label; None for the transformer.
+    ``weights`` are the rows' float32 weights in the loss (``sample_weight``,
+    of mean 1 over the rows trained on); None: unweighted.
     """
 
     numeric: torch.Tensor
@@ -46,6 +48,7 @@ class Batch:
     categorical: torch.Tensor
     complete: bool = False
     labels: torch.Tensor = None
+    weights: torch.Tensor = None
 
     @property
     def n_samples(self):
@@ -58,6 +61,7 @@ class Batch:
             self.categorical[index],
             self.complete,
             None if self.labels is None else self.labels[index],
+            None if self.weights is None else self.weights[index],
         )
 
     def ordered_batches(self, batch_size):
@@ -98,10 +102,12 @@ class TrainingData(Batch):
         max_device_rows=None,
         chunk_bytes=STREAM_CHUNK_BYTES,
         labels=None,
+        weights=None,
     ):
         """Device-resident data, or host-streamed when over ``max_device_rows``
         (in chunks of at most ``chunk_bytes``). ``labels``: the rows' class
-        indices (int64, ``UNLABELED`` for none), or None."""
+        indices (int64, ``UNLABELED`` for none), or None; ``weights``: the
+        rows' weights in the loss, or None."""
         if max_device_rows is not None and encoded.n_samples > max_device_rows:
             return HostStreamedData(
                 encoded,
@@ -110,6 +116,7 @@ class TrainingData(Batch):
                 max_device_rows,
                 chunk_bytes=chunk_bytes,
                 labels=labels,
+                weights=weights,
             )
         return cls(
             numeric=torch.as_tensor(encoded.numeric, dtype=dtype).to(device),
@@ -117,6 +124,7 @@ class TrainingData(Batch):
             categorical=torch.as_tensor(encoded.categorical).to(device),
             complete=bool(encoded.observed.all()),
             labels=None if labels is None else torch.as_tensor(labels).to(device),
+            weights=_weights_tensor(weights, dtype, device),
         )
 
     @property
@@ -161,6 +169,7 @@ class HostStreamedData:
         max_device_rows,
         chunk_bytes=STREAM_CHUNK_BYTES,
         labels=None,
+        weights=None,
     ):
         self.device = torch.device(device)
         self.max_device_rows = max(1, int(max_device_rows))
@@ -170,6 +179,7 @@ class HostStreamedData:
         self.categorical = torch.as_tensor(encoded.categorical)
         self.complete = bool(encoded.observed.all())
         self.labels = None if labels is None else torch.as_tensor(labels)
+        self.weights = _weights_tensor(weights, dtype, "cpu")
         self._row_bytes = bytes_per_row(encoded, dtype)
         self._buffers = None  # two sets of host buffers, made on first use
 
@@ -178,9 +188,16 @@ class HostStreamedData:
         return self.numeric.shape[0]
 
     @property
+    def _optional_parts(self):
+        """The names of the optional per-row tensors these rows have."""
+        return [
+            name for name in ("labels", "weights") if getattr(self, name) is not None
+        ]
+
+    @property
     def _parts(self):
         parts = self.numeric, self.observed, self.categorical
-        return parts if self.labels is None else (*parts, self.labels)
+        return (*parts, *(getattr(self, name) for name in self._optional_parts))
 
     def rows(self, index):
         """The rows ``index`` on the device (one gather and copy, no reuse)."""
@@ -194,8 +211,8 @@ class HostStreamedData:
             # Asynchronous only where an event guards the buffer's reuse.
             non_blocking = non_blocking and self.device.type == "cuda"
             parts = [part.to(self.device, non_blocking=non_blocking) for part in parts]
-        labels = parts[3] if len(parts) > 3 else None
-        return Batch(*parts[:3], complete=self.complete, labels=labels)
+        optional = dict(zip(self._optional_parts, parts[3:]))
+        return Batch(*parts[:3], complete=self.complete, **optional)
 
     def rows_per_chunk(self, batch_size):
         limit = min(
@@ -265,6 +282,13 @@ class HostStreamedData:
             self.n_samples, generator=generator, device=generator.device
         )
         return self.rows(perm[:n])
+
+
+def _weights_tensor(weights, dtype, device):
+    """Row weights (a NumPy array or None) as a tensor of ``dtype`` on ``device``."""
+    if weights is None:
+        return None
+    return torch.as_tensor(np.asarray(weights), dtype=dtype).to(device)
 
 
 class _HostBuffer:

@@ -1,6 +1,8 @@
 """Loss functions, as small pure functions of tensors.
 
-All reductions are means over the batch; every function is written with
+All reductions are means over the batch (with ``sample_weight``, the mean of
+the rows' weighted terms: weights of mean 1 make it an estimate of the
+weighted mean); every function is written with
 ``log_softmax``/``logsumexp`` so that it stays finite at extreme similarities
 and temperatures. Losses always compute in at least float32: under
 ``torch.autocast`` (``mixed_precision=True``) half-precision inputs are cast up
@@ -8,11 +10,14 @@ and autocast is switched off inside them, so only the networks run in
 bfloat16.
 """
 
+from __future__ import annotations
+
 import functools
 import math
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from ._encoding import MISSING_CODE
 
@@ -42,7 +47,9 @@ def _to_float32(value):
 
 
 @_in_full_precision
-def info_nce(z1, z2, temperature):
+def info_nce(
+    z1: Tensor, z2: Tensor, temperature: float, sample_weight: Tensor | None = None
+) -> Tensor:
     """Symmetric InfoNCE / NT-Xent loss with in-batch negatives (SimCLR).
 
     Rows ``z1[i]`` and ``z2[i]`` are two views of the same sample. Each of the
@@ -54,21 +61,40 @@ def info_nce(z1, z2, temperature):
     ----------
     z1, z2 : Tensor of shape (B, d)
     temperature : float
+    sample_weight : Tensor of shape (B,), optional
+        Weight of each row: its two anchors' terms are multiplied by it. The
+        rows stay negatives of the other anchors whatever their weight.
 
     Returns
     -------
     loss : scalar Tensor
         Mean over the ``2B`` anchors of
-        ``-log(exp(s_pos / t) / sum_{j != i} exp(s_ij / t))``.
+        ``-log(exp(s_pos / t) / sum_{j != i} exp(s_ij / t))`` (each times its
+        row's weight, with ``sample_weight``).
     """
     z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)
+    anchor_weights = _anchor_weights(sample_weight, z.dtype)
     if torch.is_grad_enabled() and z.requires_grad:
-        return _BlockedInfoNCE.apply(z, temperature)
-    return _blocked_info_nce(z, temperature, with_gradient=False)[0]
+        return _BlockedInfoNCE.apply(z, temperature, anchor_weights)
+    return _blocked_info_nce(
+        z, temperature, with_gradient=False, anchor_weights=anchor_weights
+    )[0]
+
+
+def _anchor_weights(sample_weight, dtype):
+    """The weights of the ``2B`` anchors (each row's, twice), or None."""
+    if sample_weight is None:
+        return None
+    return torch.cat([sample_weight, sample_weight]).to(dtype)
+
+
+def _anchor_mean(per_anchor, sample_weight):
+    """Mean of the ``2B`` anchors' terms, each times its row's weight."""
+    return (per_anchor * _anchor_weights(sample_weight, per_anchor.dtype)).mean()
 
 
 @_in_full_precision
-def info_nce_cross_entropy(z1, z2, temperature):
+def info_nce_cross_entropy(z1: Tensor, z2: Tensor, temperature: float) -> Tensor:
     """:func:`info_nce` written the standard way, as SimCLR implementations do.
 
     Cross-entropy over the full ``(2B, 2B)`` masked logits, differentiated by
@@ -87,7 +113,9 @@ _CPU_BLOCK_ENTRIES = 2**18
 _GPU_BLOCK_ENTRIES = 2**26
 
 
-def _blocked_info_nce(z, temperature, with_gradient, block_entries=None):
+def _blocked_info_nce(
+    z, temperature, with_gradient, block_entries=None, anchor_weights=None
+):
     """InfoNCE of normalised embeddings ``z`` (2B, d), and its gradient.
 
     The (2B, 2B) logits are formed one block of anchor rows at a time; each
@@ -100,6 +128,9 @@ def _blocked_info_nce(z, temperature, with_gradient, block_entries=None):
     matrix products autograd would run, without the elementwise passes over
     the whole matrix (log-softmax, its backward, masking) that make large
     batches memory-bound.
+
+    ``anchor_weights`` (2B,), if given, multiply each anchor's term (and its
+    rows of ``P``).
 
     Returns
     -------
@@ -129,10 +160,19 @@ def _blocked_info_nce(z, temperature, with_gradient, block_entries=None):
         shift = logits.amax(dim=1, keepdim=True)
         weights = logits.sub_(shift).exp_()  # in place: logits are not needed again
         partition = weights.sum(dim=1, keepdim=True)
-        total += (shift + partition.log() - positive_logits).sum()
+        terms = shift + partition.log() - positive_logits
+        if anchor_weights is None:
+            total += terms.sum()
+            scaled = factor / partition
+            positive_gradient = torch.full_like(positive_logits, -factor)
+        else:
+            block_weights = anchor_weights[start:stop, None]
+            total += (terms * block_weights).sum()
+            scaled = block_weights * factor / partition
+            positive_gradient = block_weights * -factor
         if with_gradient:
-            weights.mul_(factor / partition)
-            weights.scatter_add_(1, positive, torch.full_like(positive_logits, -factor))
+            weights.mul_(scaled)
+            weights.scatter_add_(1, positive, positive_gradient)
             gradient[start:stop].addmm_(weights, z)
             gradient.addmm_(weights.T, anchors)
     return total / n_anchors, gradient
@@ -146,19 +186,21 @@ class _BlockedInfoNCE(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, z, temperature):
-        loss, gradient = _blocked_info_nce(z, temperature, with_gradient=True)
+    def forward(ctx, z, temperature, anchor_weights):
+        loss, gradient = _blocked_info_nce(
+            z, temperature, with_gradient=True, anchor_weights=anchor_weights
+        )
         ctx.save_for_backward(gradient)
         return loss
 
     @staticmethod
     def backward(ctx, grad_output):
         (gradient,) = ctx.saved_tensors
-        return gradient * grad_output, None
+        return gradient * grad_output, None, None
 
 
 @_in_full_precision
-def gaussian_nll(mean, target, observed):
+def gaussian_nll(mean: Tensor, target: Tensor, observed: Tensor) -> Tensor:
     """Per-sample negative log-likelihood of ``target`` under N(mean, 1).
 
     Entries where ``observed`` is False are not penalised.
@@ -172,7 +214,9 @@ def gaussian_nll(mean, target, observed):
 
 
 @_in_full_precision
-def categorical_nll(logits, codes, ignore_code=MISSING_CODE):
+def categorical_nll(
+    logits: Tensor, codes: Tensor, ignore_code: int = MISSING_CODE
+) -> Tensor:
     """Per-sample cross-entropy summed over categorical columns.
 
     Parameters
@@ -191,7 +235,13 @@ def categorical_nll(logits, codes, ignore_code=MISSING_CODE):
     return per_entry.sum(dim=1)
 
 
-def reconstruction_nll(numeric_mean, logits, numeric, observed, categorical):
+def reconstruction_nll(
+    numeric_mean: Tensor,
+    logits: Tensor | None,
+    numeric: Tensor,
+    observed: Tensor,
+    categorical: Tensor,
+) -> Tensor:
     """Per-sample negative log-likelihood of a row under the decoder's output.
 
     :func:`gaussian_nll` of the numeric columns plus, when the table has
@@ -208,7 +258,7 @@ def reconstruction_nll(numeric_mean, logits, numeric, observed, categorical):
 
 
 @_in_full_precision
-def gaussian_kl(mean, log_var):
+def gaussian_kl(mean: Tensor, log_var: Tensor) -> Tensor:
     """Per-sample KL(N(mean, exp(log_var)) || N(0, I)).
 
     Returns
@@ -257,7 +307,14 @@ def _contrastive_logits(z1, z2, temperature):
 
 
 @_in_full_precision
-def balanced_info_nce(z1, z2, temperature, attraction_weight=1.0, repulsion_weight=1.0):
+def balanced_info_nce(
+    z1: Tensor,
+    z2: Tensor,
+    temperature: float,
+    attraction_weight: float = 1.0,
+    repulsion_weight: float = 1.0,
+    sample_weight: Tensor | None = None,
+) -> Tensor:
     """InfoNCE with separately weighted attracting and repelling terms.
 
     "Understanding Self-supervised Contrastive Learning through Supervised
@@ -299,6 +356,8 @@ def balanced_info_nce(z1, z2, temperature, attraction_weight=1.0, repulsion_weig
         Weight of the positive-pair (attracting) term.
     repulsion_weight : float, default=1.0
         Weight of the log-partition (repelling) term.
+    sample_weight : Tensor of shape (B,), optional
+        Weight of each row's two anchors' terms, as for :func:`info_nce`.
 
     Returns
     -------
@@ -308,6 +367,8 @@ def balanced_info_nce(z1, z2, temperature, attraction_weight=1.0, repulsion_weig
     positive_logits = logits.gather(1, positives[:, None]).squeeze(1)
     log_partition = torch.logsumexp(logits, dim=1)
     per_anchor = -attraction_weight * positive_logits + repulsion_weight * log_partition
+    if sample_weight is not None:
+        return _anchor_mean(per_anchor, sample_weight)
     return per_anchor.mean()
 
 
@@ -332,7 +393,14 @@ def _log_mean_exp(x, keep=None):
 
 
 @_in_full_precision
-def renyi_contrastive(z1, z2, temperature, alpha=2.0, gamma=None, per_anchor=False):
+def renyi_contrastive(
+    z1: Tensor,
+    z2: Tensor,
+    temperature: float,
+    alpha: float = 2.0,
+    gamma: float | None = None,
+    per_anchor: bool = False,
+) -> Tensor:
     """RényiCL loss: variational bound of a skew Rényi divergence.
 
     "RényiCL: Contrastive Representation Learning with Skew Rényi Divergence"
@@ -453,8 +521,13 @@ def renyi_contrastive(z1, z2, temperature, alpha=2.0, gamma=None, per_anchor=Fal
 
 @_in_full_precision
 def self_labeling_info_nce(
-    z1, z2, temperature, refinement=0.5, target_temperature=None
-):
+    z1: Tensor,
+    z2: Tensor,
+    temperature: float,
+    refinement: float = 0.5,
+    target_temperature: float | None = None,
+    sample_weight: Tensor | None = None,
+) -> Tensor:
     """InfoNCE against self-labelling-refined soft labels (SLR).
 
     Self-labelling refinery of "A Theory-Driven Self-Labeling Refinement Method
@@ -484,6 +557,8 @@ def self_labeling_info_nce(
     target_temperature : float, default=None
         Temperature of the estimated similarities; ``None`` uses
         ``temperature``.
+    sample_weight : Tensor of shape (B,), optional
+        Weight of each row's two anchors' terms, as for :func:`info_nce`.
 
     Returns
     -------
@@ -504,10 +579,17 @@ def self_labeling_info_nce(
         estimated = estimated.masked_fill(self_mask, -math.inf).softmax(dim=1)
         targets = (1.0 - refinement) * one_hot + refinement * estimated
     log_probs = logits.log_softmax(dim=1).masked_fill(self_mask, 0.0)
+    if sample_weight is not None:
+        return _anchor_mean(-(targets * log_probs).sum(dim=1), sample_weight)
     return -(targets * log_probs).sum(dim=1).mean()
 
 
-def momentum_mixup(q_inputs, k_inputs, theta, generator=None):
+def momentum_mixup(
+    q_inputs: Tensor,
+    k_inputs: Tensor,
+    theta: float | Tensor,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
     """Mix each query input with the positive (key) input of another sample.
 
     Momentum mixup (MM) of Zhou et al., NeurIPS 2021 (arXiv:2106.14749):
@@ -563,7 +645,12 @@ def momentum_mixup(q_inputs, k_inputs, theta, generator=None):
     return mix_with_permuted_keys(q_inputs, k_inputs, theta, generator)
 
 
-def mix_with_permuted_keys(q_inputs, k_inputs, theta, generator=None):
+def mix_with_permuted_keys(
+    q_inputs: Tensor,
+    k_inputs: Tensor,
+    theta: Tensor,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
     """:func:`momentum_mixup` without validating its arguments.
 
     For the training loop, whose ``theta`` is in ``[0.5, 1]`` by construction:
@@ -580,7 +667,7 @@ def mix_with_permuted_keys(q_inputs, k_inputs, theta, generator=None):
     return mixed, perm
 
 
-def mixup_targets(theta, perm):
+def mixup_targets(theta: float | Tensor, perm: Tensor) -> Tensor:
     """Soft labels of :func:`momentum_mixup`'s virtual queries.
 
     Parameters
@@ -603,7 +690,13 @@ def mixup_targets(theta, perm):
 
 
 @_in_full_precision
-def soft_target_info_nce(queries, keys, targets, temperature):
+def soft_target_info_nce(
+    queries: Tensor,
+    keys: Tensor,
+    targets: Tensor,
+    temperature: float,
+    sample_weight: Tensor | None = None,
+) -> Tensor:
     """Cross-entropy of queries' softmax over keys against soft labels.
 
     ``loss = mean_i -sum_j targets_ij * log softmax_j(cos(q_i, k_j) / t)``.
@@ -623,6 +716,8 @@ def soft_target_info_nce(queries, keys, targets, temperature):
     targets : Tensor of shape (B, M)
         Non-negative rows summing to 1.
     temperature : float
+    sample_weight : Tensor of shape (B,), optional
+        Weight of each query's term.
 
     Returns
     -------
@@ -631,4 +726,7 @@ def soft_target_info_nce(queries, keys, targets, temperature):
     queries = F.normalize(queries, dim=1)
     keys = F.normalize(keys, dim=1)
     log_probs = ((queries @ keys.T) / temperature).log_softmax(dim=1)
+    if sample_weight is not None:
+        per_query = -(targets.to(log_probs.dtype) * log_probs).sum(dim=1)
+        return (per_query * sample_weight.to(per_query.dtype)).mean()
     return -(targets.to(log_probs.dtype) * log_probs).sum(dim=1).mean()

@@ -5,9 +5,12 @@ torch tensors (detached and moved to the CPU here), computes in float64 numpy
 and returns Python floats.
 """
 
+from __future__ import annotations
+
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import logsumexp
 
 #: Default threshold of :func:`is_collapsed`: the embeddings are collapsed when
@@ -40,7 +43,7 @@ def _normalize(z):
     return z / np.maximum(norms, _EPS)
 
 
-def alignment(z1, z2, alpha=2):
+def alignment(z1: ArrayLike, z2: ArrayLike, alpha: float = 2) -> float:
     """Alignment loss of Wang & Isola (ICML 2020, arXiv:2005.10242).
 
     ``mean_i ||x_i - y_i||_2 ** alpha`` with ``x = z1``, ``y = z2`` rows
@@ -64,7 +67,7 @@ def alignment(z1, z2, alpha=2):
     return float(np.mean(distances**alpha))
 
 
-def uniformity(z, t=2, block_size=1024):
+def uniformity(z: ArrayLike, t: float = 2, block_size: int = 1024) -> float:
     """Uniformity loss of Wang & Isola (ICML 2020, arXiv:2005.10242).
 
     ``log mean_{i < j} exp(-t ||z_i - z_j||_2 ** 2)`` on L2-normalised rows.
@@ -103,7 +106,7 @@ def uniformity(z, t=2, block_size=1024):
     return float(logsumexp(partial) - math.log(n * (n - 1)))
 
 
-def effective_rank(z):
+def effective_rank(z: ArrayLike) -> float:
     """Effective rank of Roy & Vetterli (EUSIPCO 2007) of the centred embeddings.
 
     ``exp(H(p))`` with ``p_k = sigma_k / sum_k sigma_k`` the normalised singular
@@ -131,7 +134,7 @@ def effective_rank(z):
     return float(np.exp(-np.sum(p * np.log(p))))
 
 
-def relative_variance(z):
+def relative_variance(z: ArrayLike) -> float:
     """Total variance of the embeddings over their mean squared norm.
 
     ``trace(Cov(z)) / mean_i ||z_i||^2``, in [0, 1]: 0 when every row is the
@@ -156,11 +159,11 @@ def relative_variance(z):
 
 
 def is_collapsed(
-    z,
-    n_components=None,
-    rank_ratio=RANK_RATIO_THRESHOLD,
-    variance_threshold=VARIANCE_THRESHOLD,
-):
+    z: ArrayLike,
+    n_components: int | None = None,
+    rank_ratio: float = RANK_RATIO_THRESHOLD,
+    variance_threshold: float = VARIANCE_THRESHOLD,
+) -> bool:
     """Whether the embeddings have collapsed, completely or dimensionally.
 
     Collapsed when either
@@ -188,11 +191,11 @@ def is_collapsed(
 
 
 def collapse_report(
-    z,
-    n_components=None,
-    rank_ratio=RANK_RATIO_THRESHOLD,
-    variance_threshold=VARIANCE_THRESHOLD,
-):
+    z: ArrayLike,
+    n_components: int | None = None,
+    rank_ratio: float = RANK_RATIO_THRESHOLD,
+    variance_threshold: float = VARIANCE_THRESHOLD,
+) -> dict:
     """Collapse diagnostics of a set of embeddings, as a dict of Python scalars.
 
     Parameters

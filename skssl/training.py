@@ -13,12 +13,16 @@ defaults; it holds no state of its own between calls. Everything a later
 which the estimator keeps and pickles with the model.
 """
 
+from __future__ import annotations
+
 import copy
 import dataclasses
 import functools
 import gc
 import inspect
+import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -26,6 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -35,11 +40,23 @@ from ._diagnostics import RepresentationMonitor, empty_representation_history
 from ._encoding import TabularEncoder
 from ._head import fit_head
 from ._networks import ContrastiveVAE, network_sizes
-from ._objective import LOSS_TERMS, Objective, curve_attribute
+from ._objective import (
+    LOSS_TERMS,
+    Objective,
+    check_sample_weight_support,
+    curve_attribute,
+)
 from ._optimizers import flat_optimizer, state_on_cpu
+from ._persistence import (
+    arrays_to_tensors,
+    module_from_state,
+    module_state,
+    tensors_to_arrays,
+)
 from ._training_data import (
     STREAM_CHUNK_BYTES,
     UNLABELED,
+    Batch,
     HostStreamedData,
     RowReservoir,
     TrainingData,
@@ -63,7 +80,7 @@ __all__ = [
 CURVES = (*LOSS_TERMS, "validation")
 
 
-def empty_curves(terms=LOSS_TERMS):
+def empty_curves(terms: tuple = LOSS_TERMS) -> dict:
     """Empty per-epoch curves for the loss ``terms`` and the validation loss."""
     return {name: [] for name in (*terms, "validation")}
 
@@ -76,6 +93,13 @@ class StreamState:
     reservoir: RowReservoir
     generator: tuple = None  # (device, torch generator state) after a call
     optimizer: dict = None  # the optimiser's state_dict, in host memory
+
+    def __getstate__(self):
+        """Pickled with NumPy arrays in place of tensors (skssl._persistence)."""
+        return tensors_to_arrays(dict(self.__dict__))
+
+    def __setstate__(self, state):
+        self.__dict__.update(arrays_to_tensors(state))
 
 
 @dataclass
@@ -99,16 +123,28 @@ class TrainingState:
     representation_history: dict = None
     stream: StreamState = None
 
+    def __getstate__(self):
+        """Pickled with the networks as NumPy arrays and their constructor's
+        arguments (skssl._persistence): no torch object in the pickle."""
+        state = dict(self.__dict__)
+        state["model"] = module_state(self.model)
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state["model"], dict):  # else a pickle of skssl 0.1
+            state = {**state, "model": module_from_state(state["model"])}
+        self.__dict__.update(state)
+
     @property
-    def n_epochs(self):
+    def n_epochs(self) -> int:
         return len(self.curves["loss"])
 
     @property
-    def best_loss(self):
+    def best_loss(self) -> float:
         """Best monitored loss: validation with early stopping, else training."""
         return min(self.curves["validation"] or self.curves["loss"])
 
-    def continued(self):
+    def continued(self) -> TrainingState:
         """A copy for :meth:`TrainingSession.partial_fit` to train further.
 
         The networks, curves, representation history and the stream's
@@ -184,7 +220,7 @@ AUTO_ROWS_SEEN = 500_000
 AUTO_EPOCH_RANGE = (10, 100)
 
 
-def resolve_max_epochs(max_epochs, n_train):
+def resolve_max_epochs(max_epochs: int | str, n_train: int) -> int:
     """The epoch budget for ``max_epochs`` (an int, or "auto") and ``n_train`` rows."""
     if max_epochs != "auto":
         return max_epochs
@@ -201,7 +237,7 @@ class Seeds(NamedTuple):
     # (partial_fit); also the diagnostics' rows and views in fit
 
 
-def seed_sequence(random_state):
+def seed_sequence(random_state: int | np.random.RandomState | None) -> Seeds:
     """:class:`Seeds` drawn from ``random_state``, never from a global RNG."""
     if random_state is None:
         # A fresh generator seeded by the OS: check_random_state(None) would
@@ -276,6 +312,7 @@ class TrainingRun:
         self.objective = session.objective
         self.batch_size = min(session.params["batch_size"], data.n_samples)
         self._step_stream = None  # the minibatches of train_steps
+        self._progress = None  # the progress bar of a verbose epoch loop
 
     @contextmanager
     def optimizer(self, state=None):
@@ -290,7 +327,9 @@ class TrainingRun:
         ) as optimizer:
             yield optimizer
 
-    def train_step(self, batch, optimizer):
+    def train_step(
+        self, batch: Batch, optimizer: torch.optim.Optimizer
+    ) -> torch.Tensor:
         """One optimiser step on ``batch``; returns its detached loss terms."""
         terms = self.objective.batch_losses(
             self.model, batch, self.pool, self.generator
@@ -307,6 +346,8 @@ class TrainingRun:
         try:
             for batch in batches:
                 sums += self.train_step(batch, optimizer) * batch.n_samples
+                if self._progress is not None:
+                    self._progress.update(batch.n_samples)
         finally:
             # An error or interrupt mid-epoch: the batches' generator (and the
             # streaming thread of host-streamed data) ends now, not whenever
@@ -316,7 +357,9 @@ class TrainingRun:
                 close()
         return sums
 
-    def train_steps(self, n_steps, optimizer):
+    def train_steps(
+        self, n_steps: int, optimizer: torch.optim.Optimizer
+    ) -> torch.Tensor:
         """``n_steps`` optimiser steps, continuing where the last call stopped.
 
         Epochs follow one another. Returns the detached sums of the loss
@@ -332,7 +375,7 @@ class TrainingRun:
         while True:
             yield from self.data.epoch_batches(self.batch_size, self.generator)
 
-    def train_epoch(self, optimizer, epoch):
+    def train_epoch(self, optimizer: torch.optim.Optimizer, epoch: int) -> list:
         """One pass over ``data``; returns the epoch's mean loss terms as floats.
 
         Raises
@@ -355,7 +398,7 @@ class TrainingRun:
         return values
 
     @torch.no_grad()
-    def validation_loss(self, seed):
+    def validation_loss(self, seed: int) -> float:
         """The monitored loss on the held-out rows (see
         ``Objective.validation_loss``), with a fixed augmentation seed.
 
@@ -373,13 +416,13 @@ class TrainingRun:
 
     def epochs(
         self,
-        n_epochs,
-        curves,
-        stopping=None,
-        validation_seed=None,
-        monitor=None,
-        optimizer_state=None,
-    ):
+        n_epochs: int,
+        curves: dict,
+        stopping: _EarlyStopping | None = None,
+        validation_seed: int | None = None,
+        monitor: Callable | None = None,
+        optimizer_state: dict | None = None,
+    ) -> dict:
         """The epoch loop: train ``n_epochs`` epochs (fewer if ``stopping`` says).
 
         Appends each epoch's loss terms (and validation loss, with
@@ -394,9 +437,15 @@ class TrainingRun:
         """
         verbose = self.session.params["verbose"]
         first = len(curves["loss"]) + 1
-        with self.optimizer(optimizer_state) as optimizer:
-            for epoch in range(first, first + n_epochs):
+        last = first + n_epochs - 1
+        with (
+            self.optimizer(optimizer_state) as optimizer,
+            self._progress_bar(verbose, n_epochs * self.data.n_samples),
+        ):
+            for epoch in range(first, last + 1):
+                start = time.perf_counter()
                 values = self.train_epoch(optimizer, epoch)
+                train_time = time.perf_counter() - start
                 for name, value in zip(self.objective.terms, values):
                     curves[name].append(value)
                 monitored = values[0]
@@ -412,10 +461,13 @@ class TrainingRun:
                     self.model.eval()
                     monitor(self.model)
                 if verbose:
-                    message = f"Epoch {epoch}, loss = {values[0]:.6f}"
-                    if self.validation is not None:
-                        message += f", validation loss = {monitored:.6f}"
-                    print(message)
+                    self._report(
+                        f"Epoch {epoch}/{last}",
+                        values,
+                        monitored if self.validation is not None else None,
+                        time.perf_counter() - start,
+                        self.data.n_samples / max(train_time, 1e-9),
+                    )
                 if stopping is not None and stopping.update(monitored, self.model):
                     break
             optimizer_state = state_on_cpu(optimizer.state_dict())
@@ -423,6 +475,86 @@ class TrainingRun:
             self.model.load_state_dict(stopping.best_state)
         self.model.eval()
         return optimizer_state
+
+    @contextmanager
+    def _progress_bar(self, verbose, n_rows):
+        """With ``verbose`` and tqdm installed (it is optional: the benchmark
+        extra), a :class:`_Progress` over ``n_rows`` training rows for
+        :meth:`_train_on` to advance."""
+        tqdm = None
+        if verbose:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                pass
+        if tqdm is None:
+            yield
+            return
+        self._progress = _Progress(tqdm, n_rows)
+        try:
+            yield
+        finally:
+            self._progress.close()
+            self._progress = None
+
+    def _report(self, label, values, validation, seconds, rows_per_second):
+        """Print one epoch's line (verbose): the loss and its terms, the
+        validation loss, the epoch's time and training rows per second."""
+        total, *terms = values
+        detail = ", ".join(
+            f"{name} {value:.4f}"
+            for name, value in zip(self.objective.terms[1:], terms)
+        )
+        message = f"{label}: loss {total:.4f} ({detail})"
+        if validation is not None:
+            message += f", validation loss {validation:.4f}"
+        message += f", {seconds:.2f} s, {rows_per_second:,.0f} rows/s"
+        if self._progress is None:
+            print(message)
+        else:
+            self._progress.write(message)
+
+
+# Seconds a verbose epoch loop runs before its progress bar appears: short
+# fits print their epoch lines alone.
+PROGRESS_DELAY = 2.0
+
+
+class _Progress:
+    """Rows trained so far, and a tqdm bar over them (on stdout) once the
+    loop has run :data:`PROGRESS_DELAY` seconds."""
+
+    def __init__(self, tqdm, total):
+        self.tqdm, self.total = tqdm, total
+        self.done, self.bar = 0, None
+        self.start = time.perf_counter()
+
+    def update(self, n_rows):
+        self.done += n_rows
+        if self.bar is not None:
+            self.bar.update(n_rows)
+        elif time.perf_counter() - self.start >= PROGRESS_DELAY:
+            self.bar = self.tqdm(
+                total=self.total,
+                initial=self.done,
+                unit="rows",
+                unit_scale=True,
+                file=sys.stdout,
+                leave=False,
+                dynamic_ncols=True,
+                desc="training",
+            )
+
+    def write(self, message):
+        """Print ``message``; above the bar, which stays at the bottom."""
+        if self.bar is None:
+            print(message)
+        else:
+            self.bar.write(message, file=sys.stdout)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
 class TrainingSession:
@@ -453,7 +585,11 @@ class TrainingSession:
     run_class = TrainingRun
 
     def __init__(
-        self, params, defaults, device_rows=None, chunk_bytes=STREAM_CHUNK_BYTES
+        self,
+        params: dict,
+        defaults: dict,
+        device_rows: int | None = None,
+        chunk_bytes: int = STREAM_CHUNK_BYTES,
     ):
         self.params = params
         self.device_rows = device_rows
@@ -474,7 +610,7 @@ class TrainingSession:
         self.objective = Objective.from_params(params, defaults)
 
     @classmethod
-    def from_estimator(cls, estimator, **kwargs):
+    def from_estimator(cls, estimator, **kwargs) -> TrainingSession:
         """The session of ``estimator``'s current parameters."""
         signature = inspect.signature(type(estimator).__init__)
         defaults = {
@@ -546,18 +682,26 @@ class TrainingSession:
             return self.device_rows
         return device_row_limit(encoded, device)
 
-    def _data(self, encoded, device, max_device_rows, labels=None):
+    def _data(self, encoded, device, max_device_rows, labels=None, weights=None):
         return TrainingData.from_encoded(
             encoded,
             device,
             max_device_rows=max_device_rows,
             chunk_bytes=self.chunk_bytes,
             labels=labels,
+            weights=weights,
         )
 
     # -------------------------------------------------------------------- fit
     @_releasing_device_memory
-    def fit(self, X, categorical_mask, labels=None, n_classes=None):
+    def fit(
+        self,
+        X: ArrayLike,
+        categorical_mask: np.ndarray,
+        labels: np.ndarray | None = None,
+        n_classes: int | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> TrainingState:
         """Train new networks on the validated table ``X``; a new state.
 
         With ``early_stopping``, ``validation_fraction`` of the rows are held
@@ -570,8 +714,14 @@ class TrainingSession:
         classes beside the self-supervised objective, which uses every row.
         Early stopping then holds out a stratified part of the labeled rows,
         whose labels are hidden from training but whose values are not.
+
+        ``sample_weight`` (non-negative, one per row, or None) weights each
+        row's terms in the loss (see :func:`row_weights`); the held-out rows'
+        weights weight the validation loss.
         """
         params = self.params
+        if sample_weight is not None:
+            check_sample_weight_support(params)
         device = resolve_device(params["device"])
         seeds = seed_sequence(params["random_state"])
         table_encoder = TabularEncoder(categorical_mask, params["max_categories"])
@@ -588,14 +738,26 @@ class TrainingSession:
         if labels is not None and validation_rows is not None:
             train_labels = labels.copy()
             train_labels[validation_rows] = UNLABELED
+        weights = validation_weights = None
+        if sample_weight is not None:
+            trained = train_rows if labels is None else slice(None)
+            weights = row_weights(sample_weight[trained], "training")
+            if validation_rows is not None:
+                validation_weights = row_weights(
+                    sample_weight[validation_rows], "validation"
+                )
         if validation_rows is None:  # all rows, without a copy on the CPU
-            data = self._data(encoded, device, max_device_rows, labels)
+            data = self._data(encoded, device, max_device_rows, labels, weights=weights)
             validation = None
         else:
             if labels is None:
-                data = self._data(encoded.take(train_rows), device, max_device_rows)
+                data = self._data(
+                    encoded.take(train_rows), device, max_device_rows, weights=weights
+                )
             else:  # every row trains; the validation rows' labels are hidden
-                data = self._data(encoded, device, max_device_rows, train_labels)
+                data = self._data(
+                    encoded, device, max_device_rows, train_labels, weights=weights
+                )
             validation_limit = max_device_rows
             if isinstance(data, HostStreamedData):
                 # Streamed chunks take up to half the budget and the marginal
@@ -607,6 +769,7 @@ class TrainingSession:
                 device,
                 validation_limit,
                 None if labels is None else labels[validation_rows],
+                weights=validation_weights,
             )
         # Freed once split or moved to a GPU: training holds its own copies.
         del encoded
@@ -683,9 +846,21 @@ class TrainingSession:
         run.validation = None
         run.objective = dataclasses.replace(objective, supervised_weight=0.0)
         self._self_supervised_epochs(run, state, monitor, seed)
-        labeled = np.flatnonzero(train_labels != UNLABELED)
+        labeled = train_labels != UNLABELED
+        weights = None
+        if run.data.weights is not None:
+            # Rows of zero weight take no part in the head's fit.
+            weights = run.data.weights.cpu().double().numpy()
+            labeled &= weights > 0
+        labeled = np.flatnonzero(labeled)
         rows = torch.as_tensor(labeled).to(run.data.device)
-        fit_head(run.model, run.data.rows(rows), train_labels[labeled], seed)
+        fit_head(
+            run.model,
+            run.data.rows(rows),
+            train_labels[labeled],
+            seed,
+            sample_weight=None if weights is None else weights[labeled],
+        )
         run.validation, run.objective = validation, objective
         if self.params["fine_tune_epochs"]:
             run.epochs(
@@ -733,16 +908,26 @@ class TrainingSession:
 
     # ------------------------------------------------------------ partial_fit
     @_releasing_device_memory
-    def partial_fit(self, X, categorical_mask, state=None):
+    def partial_fit(
+        self,
+        X: ArrayLike,
+        categorical_mask: np.ndarray,
+        state: TrainingState | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> TrainingState:
         """Train ``partial_fit_epochs`` epochs on the chunk ``X``.
 
         ``state`` is the state to continue (None for new networks); it is left
         as it was, and the state trained further is returned (a copy:
         :meth:`TrainingState.continued`). The first call fixes the column
         encoding from its chunk. The augmentation draws replacement values
-        from a reservoir sample of all chunks seen.
+        from a reservoir sample of all chunks seen. ``sample_weight`` weights
+        the chunk's rows in the loss, as for :meth:`fit`.
         """
         params = self.params
+        if sample_weight is not None:
+            check_sample_weight_support(params)
+            sample_weight = row_weights(sample_weight, "chunk's")
         if X.shape[0] < 2:
             raise ValueError(
                 f"partial_fit needs at least 2 rows per call (contrastive pairs "
@@ -775,7 +960,10 @@ class TrainingSession:
         row_limit = self._row_limit(encoded, device)
         n_pool = pool_rows(row_limit)
         data = self._data(
-            encoded, device, None if row_limit is None else max(1, row_limit - n_pool)
+            encoded,
+            device,
+            None if row_limit is None else max(1, row_limit - n_pool),
+            weights=sample_weight,
         )
         reservoir = stream.reservoir.update(encoded).table
         pool = self._data(reservoir, device, n_pool).marginal_pool(n_pool, generator)
@@ -820,7 +1008,9 @@ class TrainingSession:
         return generator
 
     # -------------------------------------------------------------- benchmark
-    def start(self, X, categorical_mask=None, seed=0):
+    def start(
+        self, X: ArrayLike, categorical_mask: np.ndarray | None = None, seed: int = 0
+    ) -> TrainingRun:
         """A :class:`TrainingRun` over the whole of ``X``, for step-by-step use.
 
         Networks and random stream are seeded with ``seed``; the data are
@@ -839,3 +1029,29 @@ class TrainingSession:
         return self.run_class(
             self, model, data, pool, None, generator, device, encoded=encoded
         )
+
+
+def row_weights(sample_weight: ArrayLike, which: str) -> np.ndarray:
+    """``sample_weight`` of the ``which`` rows scaled to mean 1.
+
+    Each row's terms in the loss are multiplied by its weight and averaged
+    over the minibatch: with weights of mean 1 over the rows trained on, a
+    minibatch's loss estimates the weighted mean of the rows' losses (and an
+    epoch's recorded loss is that weighted mean). A row of weight 0 adds
+    nothing to the loss; it is still drawn into minibatches, serves as a
+    negative of the other rows and lends its values to the augmentation.
+
+    Raises
+    ------
+    ValueError
+        If every weight of these rows is zero.
+    """
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    peak = weights.max() if weights.size else 0.0
+    if not peak > 0:
+        raise ValueError(
+            f"sample_weight is zero for every one of the {which} rows: at least "
+            "one needs a positive weight."
+        )
+    weights = weights / peak  # no overflow in the mean
+    return weights / weights.mean()

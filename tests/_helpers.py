@@ -56,6 +56,18 @@ def with_representation(estimator, representation):
     return estimator.set_params(representation=representation, n_components=width)
 
 
+# scikit-learn's checks that weights equal repeated rows: sample_weight scales
+# each row's terms in the loss, but a repeated row also changes the minibatches,
+# the negatives and the augmentation's marginals.
+SAMPLE_WEIGHT_IS_NOT_REPETITION = {
+    f"check_sample_weight_equivalence_on_{kind}_data": (
+        "sample_weight weights the rows' loss terms; repeating rows also changes "
+        "minibatches, negatives and the augmentation's marginals"
+    )
+    for kind in ("dense", "sparse")
+}
+
+
 def cc18_available():
     return (CC18_DIR / "manifest.json").exists()
 
@@ -128,8 +140,8 @@ class RecordingSession(TrainingSession):
         super().__init__(*args, **kwargs)
         self.data, self.pools = [], []
 
-    def _data(self, encoded, device, max_device_rows, labels=None):
-        data = super()._data(encoded, device, max_device_rows, labels)
+    def _data(self, encoded, device, max_device_rows, labels=None, weights=None):
+        data = super()._data(encoded, device, max_device_rows, labels, weights)
         self.data.append((encoded.n_samples, max_device_rows, type(data)))
         draw = data.marginal_pool
 

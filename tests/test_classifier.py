@@ -14,6 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skssl import ContrastiveVAEClassifier
 from skssl._classifier import unlabeled_mask
+from tests._helpers import SAMPLE_WEIGHT_IS_NOT_REPETITION
 
 # Tiny networks and a fixed budget.
 TINY = dict(
@@ -33,7 +34,7 @@ TINY = dict(
         # hidden_layer_sizes=None: the checks set n_components=1.
         ContrastiveVAEClassifier(n_components=32, random_state=0, unlabeled_label=None)
     ],
-    expected_failed_checks=lambda est: {},
+    expected_failed_checks=lambda est: SAMPLE_WEIGHT_IS_NOT_REPETITION,
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

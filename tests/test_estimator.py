@@ -26,12 +26,12 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skssl import ContrastiveVAETransformer
 from skssl.training import CURVES, TrainingSession, TrainingState, curve_attribute
-from tests._helpers import FAST, FAST_LATENT
+from tests._helpers import FAST, FAST_LATENT, SAMPLE_WEIGHT_IS_NOT_REPETITION
 
 
 @parametrize_with_checks(
     [ContrastiveVAETransformer(max_epochs=10, random_state=0)],
-    expected_failed_checks=lambda est: {},
+    expected_failed_checks=lambda est: SAMPLE_WEIGHT_IS_NOT_REPETITION,
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

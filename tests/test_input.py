@@ -212,3 +212,114 @@ def test_wrong_number_of_features_at_transform(mixed_frame):
     frame_est = ContrastiveVAETransformer(**FAST).fit(mixed_frame)
     with pytest.raises(ValueError, match="feature names"):
         frame_est.transform(mixed_frame.drop(columns="age"))
+
+
+# ------------------------------------------------ numbers stored as text
+def _priced(n=80, seed=0):
+    """A frame whose "price" holds numbers as text, with one "n/a" and one ""."""
+    rng = np.random.default_rng(seed)
+    price = np.round(rng.normal(10.0, 2.0, n), 2)
+    text = price.astype(str).astype(object)
+    text[3], text[5], text[7] = "n/a", "", None
+    colour = rng.choice(["red", "green", "blue"], n).astype(object)
+    frame = pd.DataFrame({"price": text, "colour": colour, "x": rng.normal(size=n)})
+    return frame, price
+
+
+def _warnings_about(record, name):
+    return [str(w.message) for w in record if repr(name) in str(w.message)]
+
+
+@pytest.mark.parametrize("dtype", [object, "string"])
+def test_numbers_stored_as_text_are_read_as_numbers_with_a_warning(dtype):
+    frame, price = _priced()
+    frame["price"] = frame["price"].astype(dtype)
+    with pytest.warns(UserWarning, match="'price' holds numbers stored as text") as w:
+        est = ContrastiveVAETransformer(**FAST).fit(frame)
+    (message,) = _warnings_about(w, "price")
+    assert "values that are not numbers ('n/a', '') as missing" in message
+    assert "pd.to_numeric" in message and "categorical_features" in message
+    encoder = est.table_encoder_
+    assert encoder.categorical_mask.tolist() == [False, True, False]
+    observed = np.delete(price, [3, 5, 7])
+    assert encoder.mean_[0] == pytest.approx(observed.mean())
+    assert encoder.missing_indicator_index_.tolist() == [0]
+    # The same numbers given as numbers: the same fit.
+    numbers = frame.assign(
+        price=np.where(np.isin(np.arange(80), [3, 5, 7]), np.nan, price)
+    )
+    reference = ContrastiveVAETransformer(**FAST).fit(numbers)
+    np.testing.assert_array_equal(est.transform(numbers), reference.transform(numbers))
+    with pytest.warns(UserWarning, match="'price', read as numbers stored as text"):
+        Z = est.transform(frame)
+    np.testing.assert_array_equal(Z, reference.transform(numbers))
+
+
+def test_text_that_is_not_a_number_at_transform_is_missing_with_a_warning():
+    frame, _ = _priced()
+    with pytest.warns(UserWarning, match="stored as text"):
+        est = ContrastiveVAETransformer(**FAST).fit(frame)
+    new = frame.head(4).copy()
+    new.loc[0, "price"] = "oops"
+    with pytest.warns(UserWarning, match=r"'price', read as numbers stored as text"):
+        Z = est.transform(new)
+    as_numbers = new.assign(price=pd.to_numeric(new["price"], errors="coerce"))
+    assert as_numbers["price"].isna().tolist() == [True, False, False, True]
+    np.testing.assert_array_equal(Z, est.transform(as_numbers))
+
+
+def test_categories_with_a_few_numeric_values_stay_categories(recwarn):
+    frame, _ = _priced()
+    sizes = np.array(["S", "M", "L", "XL", "10", "12", "14"], dtype=object)
+    frame["size"] = sizes[np.arange(len(frame)) % 7]  # 3 of 7 values are numbers
+    # And numbers stored as text that fall short of 90%: 7 in 10 are numbers.
+    codes = np.array([*"1234567", "other", "n/k", "x"], dtype=object)
+    frame["code"] = codes[np.arange(len(frame)) % 10]
+    frame = frame.drop(columns="price")
+    est = ContrastiveVAETransformer(**FAST).fit(frame)
+    assert est.table_encoder_.categorical_mask.tolist() == [True, False, True, True]
+    assert not _warnings_about(recwarn, "size") and not _warnings_about(recwarn, "code")
+
+
+def test_marked_or_converted_columns_are_not_read_as_text(recwarn):
+    frame, price = _priced()
+    # Listed as categorical: categories, whatever they look like.
+    est = ContrastiveVAETransformer(**FAST, categorical_features=["price", "colour"])
+    assert est.fit(frame).table_encoder_.categorical_mask.tolist() == [
+        True,
+        True,
+        False,
+    ]
+    # Category dtype, bools and Python numbers without text: as before.
+    frame = frame.assign(
+        price=frame["price"].astype("category"),
+        flag=np.arange(len(frame)) % 2 == 0,
+        count=pd.Series(np.arange(len(frame)) % 5, dtype=object),
+    )
+    mask = ContrastiveVAETransformer(**FAST).fit(frame).table_encoder_.categorical_mask
+    assert mask.tolist() == [True, True, False, True, True]
+    assert not [w for w in recwarn if "stored as text" in str(w.message)]
+
+
+def test_numbers_as_text_mixed_with_numbers_and_all_parsing():
+    # Python numbers and one text marker, as from a spreadsheet.
+    values = pd.Series([1.5, 2, "3.25", "missing", *range(20)], dtype=object)
+    frame = pd.DataFrame({"v": values, "c": list("ab") * 12})
+    with pytest.warns(UserWarning, match="'v' holds numbers.*'missing'"):
+        est = ContrastiveVAETransformer(**FAST).fit(frame)
+    assert est.table_encoder_.mean_[0] == pytest.approx(
+        np.mean([1.5, 2, 3.25, *range(20)])
+    )
+    # Every value a number: converted, nothing made missing.
+    clean = pd.DataFrame({"v": [str(i) for i in range(24)], "c": list("ab") * 12})
+    with pytest.warns(UserWarning, match="stored as text") as w:
+        est = ContrastiveVAETransformer(**FAST).fit(clean)
+    assert "as missing" not in str(w[0].message)
+    assert not est.table_encoder_.categorical_mask[0]
+
+
+def test_numbers_as_text_beyond_float64_name_the_column():
+    values = pd.Series([10**400, *map(str, range(20))], dtype=object)
+    frame = pd.DataFrame({"big": values, "c": list("ab") * 10 + ["a"]})
+    with pytest.raises(ValueError, match="Column 'big' holds a number too large"):
+        ContrastiveVAETransformer(**FAST).fit(frame)

@@ -29,23 +29,30 @@ def _twin(i, n):
     return (i + n) % (2 * n)
 
 
-def _ref_info_nce(z1, z2, t):
+def _weight(w, i, n):
+    """The weight of anchor (or query) ``i``: its row's, 1 without weights."""
+    return 1.0 if w is None else float(w[i % n])
+
+
+def _ref_info_nce(z1, z2, t, w=None):
     n = z1.shape[0]
     s = _cosines(z1, z2) / t
     total = 0.0
     for i in range(2 * n):
         denominator = sum(math.exp(s[i, j]) for j in range(2 * n) if j != i)
-        total += -math.log(math.exp(s[i, _twin(i, n)]) / denominator)
+        term = -math.log(math.exp(s[i, _twin(i, n)]) / denominator)
+        total += _weight(w, i, n) * term
     return total / (2 * n)
 
 
-def _ref_balanced(z1, z2, t, a, r):
+def _ref_balanced(z1, z2, t, a, r, w=None):
     n = z1.shape[0]
     s = _cosines(z1, z2) / t
     total = 0.0
     for i in range(2 * n):
         partition = sum(math.exp(s[i, j]) for j in range(2 * n) if j != i)
-        total += -a * s[i, _twin(i, n)] + r * math.log(partition)
+        term = -a * s[i, _twin(i, n)] + r * math.log(partition)
+        total += _weight(w, i, n) * term
     return total / (2 * n)
 
 
@@ -76,7 +83,7 @@ def _ref_renyi(z1, z2, t, alpha, gamma, per_anchor):
     return -attraction + math.log(mix) / alpha
 
 
-def _ref_self_labeling(z1, z2, t, beta, t_target):
+def _ref_self_labeling(z1, z2, t, beta, t_target, w=None):
     n = z1.shape[0]
     c = _cosines(z1, z2)
     total = 0.0
@@ -89,11 +96,12 @@ def _ref_self_labeling(z1, z2, t, beta, t_target):
             target = (1 - beta) * (j == p) + beta * math.exp(c[p, j] / t_target) / (
                 estimated
             )
-            total -= target * math.log(math.exp(c[i, j] / t) / partition)
+            log_prob = math.log(math.exp(c[i, j] / t) / partition)
+            total -= _weight(w, i, n) * target * log_prob
     return total / (2 * n)
 
 
-def _ref_soft_target(q, k, targets, t):
+def _ref_soft_target(q, k, targets, t, w=None):
     q = q.numpy() / np.linalg.norm(q.numpy(), axis=1, keepdims=True)
     k = k.numpy() / np.linalg.norm(k.numpy(), axis=1, keepdims=True)
     targets = targets.numpy()
@@ -102,7 +110,9 @@ def _ref_soft_target(q, k, targets, t):
         logits = [float(q[i] @ k[j]) / t for j in range(k.shape[0])]
         log_partition = math.log(sum(math.exp(v) for v in logits))
         for j in range(k.shape[0]):
-            total -= targets[i, j] * (logits[j] - log_partition)
+            total -= (
+                _weight(w, i, q.shape[0]) * targets[i, j] * (logits[j] - log_partition)
+            )
     return total / q.shape[0]
 
 
@@ -183,6 +193,80 @@ def test_soft_target_matches_formula():
     assert value.item() == pytest.approx(
         _ref_soft_target(q, k, targets, 0.7), rel=1e-12
     )
+
+
+# -- Row weights ------------------------------------------------------------------
+
+# Row weights with a zero: that row's anchors add nothing.
+WEIGHTS = torch.tensor([0.5, 0.0, 2.0, 1.5, 1.0], dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    "loss, reference",
+    [
+        (
+            lambda *v, **w: losses.info_nce(*v, 0.3, **w),
+            lambda *v, w: _ref_info_nce(*v, 0.3, w),
+        ),
+        (
+            lambda *v, **w: losses.balanced_info_nce(*v, 0.3, 2.0, 0.5, **w),
+            lambda *v, w: _ref_balanced(*v, 0.3, 2.0, 0.5, w),
+        ),
+        (
+            lambda *v, **w: losses.self_labeling_info_nce(*v, 0.3, 0.5, **w),
+            lambda *v, w: _ref_self_labeling(*v, 0.3, 0.5, 0.3, w),
+        ),
+    ],
+    ids=["info_nce", "balanced", "self_labeling"],
+)
+def test_weighted_contrastive_losses_weight_each_rows_anchors(loss, reference):
+    z1, z2 = _views()
+    weighted = loss(z1, z2, sample_weight=WEIGHTS).item()
+    assert weighted == pytest.approx(reference(z1, z2, w=WEIGHTS), rel=1e-12)
+    assert weighted != pytest.approx(loss(z1, z2).item(), rel=1e-3)
+    ones = torch.ones(5, dtype=torch.float64)
+    assert loss(z1, z2, sample_weight=ones).item() == pytest.approx(
+        loss(z1, z2).item(), rel=1e-14
+    )
+
+
+def test_weighted_soft_target_weights_each_query():
+    q, k = _views(n=5, d=3, seed=1)
+    targets = torch.eye(5, dtype=torch.float64)
+    value = losses.soft_target_info_nce(q, k, targets, 0.7, sample_weight=WEIGHTS)
+    assert value.item() == pytest.approx(
+        _ref_soft_target(q, k, targets, 0.7, WEIGHTS), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("block_entries", [1, 3 * 10, 2**18])
+def test_weighted_blocked_info_nce_matches_autograd(block_entries):
+    z1, z2 = _views()
+
+    def weighted_cross_entropy(a, b, temperature):
+        logits, positives, _, _ = losses._contrastive_logits(a, b, temperature)
+        per_anchor = torch.nn.functional.cross_entropy(
+            logits, positives, reduction="none"
+        )
+        return (per_anchor * torch.cat([WEIGHTS, WEIGHTS])).mean()
+
+    reference = _autograd(weighted_cross_entropy, z1, z2, 0.4)
+    a, b = z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)
+    z = torch.nn.functional.normalize(torch.cat([a, b]), dim=1)
+    value, gradient = losses._blocked_info_nce(
+        z.detach(),
+        0.4,
+        with_gradient=True,
+        block_entries=block_entries,
+        anchor_weights=torch.cat([WEIGHTS, WEIGHTS]),
+    )
+    blocked = (value, *torch.autograd.grad(z, (a, b), grad_outputs=gradient))
+    public = _autograd(
+        lambda a, b, t: losses.info_nce(a, b, t, sample_weight=WEIGHTS), z1, z2, 0.4
+    )
+    for result in (blocked, public):
+        for value, expected in zip(result, reference):
+            torch.testing.assert_close(value, expected, rtol=1e-12, atol=1e-12)
 
 
 # -- Neutral settings and limits -------------------------------------------------

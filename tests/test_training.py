@@ -160,10 +160,15 @@ def test_the_epoch_loop_records_curves_monitors_and_reports(capsys):
     assert float(moments["step"]) == 3 * 3  # 200 // 64 minibatches an epoch
     assert moments["exp_avg"].device.type == "cpu"
     out = capsys.readouterr().out.splitlines()
-    assert [line.split(",")[0] for line in out] == ["Epoch 1", "Epoch 2", "Epoch 3"]
+    assert [line.split(":")[0] for line in out] == [
+        "Epoch 1/3",
+        "Epoch 2/3",
+        "Epoch 3/3",
+    ]
+    assert f"loss {curves['loss'][0]:.4f} (contrastive " in out[0]
     # A second call goes on numbering epochs and resumes the optimiser.
     run.epochs(1, curves, optimizer_state=state)
-    assert "Epoch 4, loss = " in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith("Epoch 4/4: loss ")
     assert len(curves["loss"]) == 4
 
 
