@@ -858,12 +858,14 @@ def test_speed_cli_prints_a_table_row_per_configuration(capsys):
             "--no-reference",
             "--threads",
             "1",
+            "--no-accuracy",
         ]
     )
     assert status == 0
     lines = capsys.readouterr().out.splitlines()
     rows = [line for line in lines if line.startswith("| 300 |")]
     assert len(rows) == 1 and "| 32 |" in rows[0]
+    assert lines[-1] == rows[0]  # no time-to-accuracy line after the table
     assert any(
         line.startswith("model: hidden_layer_sizes=(256, 256)") for line in lines
     )

@@ -22,6 +22,13 @@ warm-up, so rates are steady-state rates: in rounds of a fixed number of steps,
 skssl's loop and the references taking turns, and each loop's median round
 reported, so that a shared machine's slow spells neither favour one loop nor
 set the figure.
+
+After the table, one line measures time to accuracy: a fit of the package's
+default :class:`~skssl.ContrastiveVAETransformer` on a dataset that ships with
+scikit-learn, each epoch timed and the loss on held-out rows measured after
+it (outside the timing), so the line says how many seconds of training the
+held-out loss took to come near its final value, and the linear probe's
+accuracy on the held-out rows (:func:`measure_time_to_accuracy`).
 """
 
 import copy
@@ -37,12 +44,17 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from torch.utils.flop_counter import FlopCounterMode
 
 from skssl import ContrastiveVAETransformer
-from skssl.training import TrainingSession, resolve_device
+from skssl.training import TrainingRun, TrainingSession, resolve_device
 
+from ._methods import make_probe
 from ._reference_loops import dataloader_loop, skorch_loop
 from ._timing import interleaved_rates, synchronize
 
@@ -52,6 +64,14 @@ DEFAULT_COLUMNS = (20, 100, 500)
 WARMUP_STEPS = 5
 # The network of the speed targets: 256-256 encoder, latent 32.
 DEFAULT_PARAMS = {"n_components": 512, "latent_dim": 32}
+# The time-to-accuracy line: datasets shipped with scikit-learn (no network),
+# the share of rows held out (stratified), and how near the final held-out
+# loss counts as reached: within this fraction of the loss's decrease from
+# the untrained networks' value.
+ACCURACY_DATASETS = {"breast_cancer": load_breast_cancer, "digits": load_digits}
+DEFAULT_ACCURACY_DATASET = "breast_cancer"
+HELD_OUT_FRACTION = 0.3
+TARGET_FRACTION = 0.05
 
 
 @dataclass
@@ -260,6 +280,242 @@ def measure(
     )
 
 
+@dataclass
+class TimeToAccuracy:
+    """The time-to-accuracy line: one timed default fit and its probe.
+
+    Epochs are numbered from 1; ``validation_losses[0]`` is the untrained
+    networks' held-out loss and ``validation_losses[e]`` the loss after epoch
+    ``e``. Seconds are training time: the sum of the epochs' times, each
+    ending with the epoch's host synchronisation (the held-out loss is
+    measured outside them).
+    """
+
+    dataset: str
+    n_fit: int
+    n_held_out: int
+    seed: int
+    params: dict  # estimator parameters given over the defaults
+    device: str
+    threads: int
+    n_epochs: int
+    fit_seconds: float
+    fit_rows_per_s: float
+    target_fraction: float
+    target_loss: float
+    target_epoch: int
+    seconds_to_target: float
+    probe_accuracy: float
+    raw_probe_accuracy: float
+    chance_accuracy: float
+    epoch_seconds: list
+    validation_losses: list
+
+
+class _TimedRun(TrainingRun):
+    """``fit``'s epoch loop, each epoch timed and followed by the held-out loss.
+
+    The held-out loss uses its own random generator and changes no training
+    state, so the fit trains exactly as an untimed one.
+    """
+
+    def train_epoch(self, optimizer, epoch):
+        session = self.session
+        if epoch == 1:
+            session.record_held_out_loss(self)
+        start = time.perf_counter()
+        values = super().train_epoch(optimizer, epoch)  # ends with a host sync
+        session.epoch_seconds.append(time.perf_counter() - start)
+        session.record_held_out_loss(self)
+        return values
+
+
+class _TimedSession(TrainingSession):
+    """A training session whose fit records epoch times and held-out losses."""
+
+    run_class = _TimedRun
+
+    def __init__(self, params, defaults, held_out, **kwargs):
+        super().__init__(params, defaults, **kwargs)
+        self.held_out = held_out
+        self.epoch_seconds = []
+        self.validation_losses = []
+        self._table_encoder = self._held_out_data = None
+
+    def build_model(self, table_encoder, seed, n_classes=None):
+        self._table_encoder = table_encoder  # fit's encoding, for held_out
+        return super().build_model(table_encoder, seed, n_classes)
+
+    def record_held_out_loss(self, run):
+        """Append the model's loss on the held-out rows (fit's validation
+        loss, with a fixed augmentation seed, on rows fit never sees)."""
+        if self._held_out_data is None:
+            encoded = self._table_encoder.transform(self.held_out, dtype=np.float32)
+            self._held_out_data = self._data(encoded, run.device, None)
+        run.model.eval()  # train_epoch switches back to training mode
+        validation, run.validation = run.validation, self._held_out_data
+        try:
+            self.validation_losses.append(run.validation_loss(seed=0))
+        finally:
+            run.validation = validation
+
+
+class _TimedTransformer(ContrastiveVAETransformer):
+    """The transformer, fitted by a :class:`_TimedSession` over ``held_out_``."""
+
+    def _session(self):
+        self.timed_session_ = _TimedSession.from_estimator(
+            self, held_out=self.held_out_
+        )
+        return self.timed_session_
+
+
+def reached_target(validation_losses, epoch_seconds, fraction=TARGET_FRACTION):
+    """Where the held-out loss first came near its final value.
+
+    The target is the final loss plus ``fraction`` of its decrease from the
+    untrained networks' loss (``validation_losses[0]``), or the final loss
+    itself if it did not decrease; a fraction of the decrease, unlike one of
+    the loss, does not depend on the loss's offset or sign.
+
+    Returns
+    -------
+    target_loss : float
+    target_epoch : int
+        The first epoch (from 1) whose loss is at most ``target_loss``.
+    seconds : float
+        Training seconds up to the end of that epoch.
+    """
+    initial, final = validation_losses[0], validation_losses[-1]
+    target = final + fraction * max(initial - final, 0.0)
+    epoch = next(e for e, loss in enumerate(validation_losses[1:], 1) if loss <= target)
+    return target, epoch, float(sum(epoch_seconds[:epoch]))
+
+
+def _probe_accuracy(Z_fit, y_fit, Z_held_out, y_held_out, seed):
+    """The benchmark's probe on standardised features, scored on held-out rows."""
+    probe = make_pipeline(StandardScaler(), make_probe(seed))
+    return float(probe.fit(Z_fit, y_fit).score(Z_held_out, y_held_out))
+
+
+def measure_time_to_accuracy(
+    dataset=DEFAULT_ACCURACY_DATASET,
+    device="auto",
+    params=None,
+    seed=0,
+    fraction=TARGET_FRACTION,
+):
+    """Time a default transformer's fit to its final held-out loss; probe it.
+
+    The dataset's rows are split (stratified, ``seed``) into fit rows and
+    :data:`HELD_OUT_FRACTION` held-out rows. The transformer (the package's
+    defaults, ``params`` over them, ``random_state=seed``) is fitted on the
+    fit rows; its held-out loss is measured before training and after each
+    epoch. The benchmark's linear probe (:func:`._methods.make_probe`, on
+    standardised features, as in the ``ssl`` method) is trained on the fit
+    rows' representation and scored on the held-out rows, beside the same
+    probe on the standardised raw features (the datasets are numeric and
+    complete: that is the benchmark's raw encoding).
+
+    Parameters
+    ----------
+    dataset : {"breast_cancer", "digits"}
+    device : str
+    params : dict, optional
+        Estimator parameters over the defaults.
+    seed : int
+    fraction : float
+        See :func:`reached_target`.
+
+    Returns
+    -------
+    result : TimeToAccuracy
+    """
+    X, y = ACCURACY_DATASETS[dataset](return_X_y=True)
+    X_fit, X_held_out, y_fit, y_held_out = train_test_split(
+        X, y, test_size=HELD_OUT_FRACTION, random_state=seed, stratify=y
+    )
+    device = resolve_device(device)
+    estimator = _TimedTransformer(
+        **{**(params or {}), "device": str(device), "random_state": seed}
+    )
+    estimator.held_out_ = X_held_out
+    with warnings.catch_warnings():
+        # A short max_epochs (the tests') would warn that the loss was still
+        # improving; the line reports the epochs, and the probe's own
+        # convergence warnings would only clutter the output.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(X_fit)
+        session = estimator.timed_session_
+        losses, seconds = session.validation_losses, session.epoch_seconds
+        target, epoch, to_target = reached_target(losses, seconds, fraction)
+        accuracy = _probe_accuracy(
+            estimator.transform(X_fit),
+            y_fit,
+            estimator.transform(X_held_out),
+            y_held_out,
+            seed,
+        )
+        raw_accuracy = _probe_accuracy(X_fit, y_fit, X_held_out, y_held_out, seed)
+    fit_seconds = float(sum(seconds))
+    return TimeToAccuracy(
+        dataset=dataset,
+        n_fit=len(X_fit),
+        n_held_out=len(X_held_out),
+        seed=seed,
+        params=dict(params or {}),
+        device=str(device),
+        threads=torch.get_num_threads(),
+        n_epochs=len(seconds),
+        fit_seconds=fit_seconds,
+        fit_rows_per_s=len(seconds) * len(X_fit) / fit_seconds,
+        target_fraction=fraction,
+        target_loss=target,
+        target_epoch=epoch,
+        seconds_to_target=to_target,
+        probe_accuracy=accuracy,
+        raw_probe_accuracy=raw_accuracy,
+        chance_accuracy=float(np.bincount(y_held_out).max() / len(y_held_out)),
+        epoch_seconds=list(seconds),
+        validation_losses=list(losses),
+    )
+
+
+def format_time_to_accuracy(result):
+    """The time-to-accuracy line for ``result``."""
+    initial, final = result.validation_losses[0], result.validation_losses[-1]
+    defaults = ContrastiveVAETransformer().get_params()
+    changed = [
+        f"{key}={value!r}"
+        for key, value in result.params.items()
+        if defaults[key] != value
+    ]
+    model = "default transformer" + (f" with {', '.join(changed)}" if changed else "")
+    return (
+        f"time to accuracy ({result.dataset}, {result.n_fit:,} fit / "
+        f"{result.n_held_out:,} held-out rows, {model}, seed {result.seed}): "
+        f"{result.n_epochs} epochs in {result.fit_seconds:.2f} s "
+        f"({result.fit_rows_per_s:,.0f} rows/s); held-out loss within "
+        f"{result.target_fraction:.0%} of its decrease ({initial:.3f} untrained -> "
+        f"{final:.3f} final) at epoch {result.target_epoch}, after "
+        f"{result.seconds_to_target:.2f} s; probe accuracy "
+        f"{result.probe_accuracy:.3f} (raw features {result.raw_probe_accuracy:.3f}, "
+        f"majority class {result.chance_accuracy:.3f})"
+    )
+
+
+@contextmanager
+def _torch_threads(threads):
+    """torch's thread count set to ``threads`` (if given) within the block."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _measure_in_child(queue, kwargs, threads):
     if threads:
         torch.set_num_threads(threads)
@@ -275,6 +531,15 @@ def measure_isolated(threads=None, **kwargs):
     result = queue.get()
     process.join()
     return SpeedResult(**result)
+
+
+@dataclass
+class SpeedReport:
+    """What :func:`run_speed` measured: the table's rows, then the
+    time-to-accuracy line (None when skipped)."""
+
+    rows: list
+    time_to_accuracy: TimeToAccuracy = None
 
 
 _HEADER = (
@@ -313,12 +578,22 @@ def run_speed(
     reference=True,
     threads=None,
     params=None,
+    accuracy=DEFAULT_ACCURACY_DATASET,
+    accuracy_params=None,
     out=None,
 ):
-    """Print the speed table, one configuration per line as it finishes.
+    """Print the speed table, one configuration per line as it finishes,
+    then the time-to-accuracy line.
 
     ``params`` are estimator parameters for skssl's loop, over the defaults of
-    the speed targets (:data:`DEFAULT_PARAMS`).
+    the speed targets (:data:`DEFAULT_PARAMS`). The time-to-accuracy fit
+    (:func:`measure_time_to_accuracy` on the dataset ``accuracy``, in this
+    process; None skips it) uses the package's defaults with ``params`` and
+    then ``accuracy_params`` over them, with ``threads`` torch threads.
+
+    Returns
+    -------
+    report : SpeedReport
     """
     out = sys.stdout if out is None else out
     resolved = resolve_device(device)
@@ -372,4 +647,17 @@ def run_speed(
                 )
                 results.append(result)
                 print(format_row(result), file=out, flush=True)
-    return results
+    time_to_accuracy = None
+    if accuracy is not None:
+        kwargs = {
+            "dataset": accuracy,
+            "device": device,
+            "params": {**(params or {}), **(accuracy_params or {})},
+        }
+        # In this process: a fresh one would add the imports' seconds (about
+        # twice the default fit's) for no benefit, as the line reports no
+        # memory.
+        with _torch_threads(threads):
+            time_to_accuracy = measure_time_to_accuracy(**kwargs)
+        print(format_time_to_accuracy(time_to_accuracy), file=out, flush=True)
+    return SpeedReport(results, time_to_accuracy)
