@@ -15,7 +15,7 @@ import torch
 from skssl import ContrastiveVAEClassifier, ContrastiveVAETransformer
 from skssl._base import BaseContrastiveVAE
 from skssl.training import TrainingState
-from tests._helpers import SMALL, make_mixed_frame
+from tests._helpers import SMALL, make_mixed_frame, with_representation
 
 skops_io = pytest.importorskip("skops.io")
 
@@ -69,8 +69,8 @@ def test_transformer_round_trip_gives_identical_outputs(frame, round_trip):
     est = ContrastiveVAETransformer(**TINY).fit(frame)
     loaded = round_trip(est)
     for representation in ("hidden", "latent"):
-        est.set_params(representation=representation)
-        loaded.set_params(representation=representation)
+        with_representation(est, representation)
+        with_representation(loaded, representation)
         np.testing.assert_array_equal(loaded.transform(frame), est.transform(frame))
     np.testing.assert_array_equal(loaded.score_samples(frame), est.score_samples(frame))
     assert loaded.model_ is loaded._training_state.model
