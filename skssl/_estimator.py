@@ -614,7 +614,7 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
 
         Returns
         -------
-        X_original : ndarray or DataFrame of shape (n_samples, n_features_in_)
+        X_original : ndarray or DataFrame of shape (n_samples, n_features)
             Decoder means for numeric columns (original units) and the most
             probable category for categorical columns. A DataFrame when the
             input had categorical columns, else a float64 array.
