@@ -40,15 +40,28 @@ def test_dask_ml_incremental_over_array_and_dataframe():
     assert list(incremental.estimator_.feature_names_in_) == list(frame.columns)
 
 
-def test_grid_search_on_a_dask_cluster_matches_sequential():
-    distributed = pytest.importorskip("distributed")
-    joblib = pytest.importorskip("joblib")
+def _sequential_search():
+    """A small grid search of a probe pipeline, run sequentially."""
     X, y = blobs(n=200)
     pipe = make_pipeline(
         ContrastiveVAETransformer(**SMALL, max_epochs=3), LogisticRegression()
     )
     grid = {"contrastivevaetransformer__temperature": [0.1, 0.5]}
-    sequential = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    return X, y, pipe, grid, GridSearchCV(pipe, grid, cv=2).fit(X, y)
+
+
+def _assert_same_search(sequential, other, X):
+    np.testing.assert_array_equal(
+        sequential.cv_results_["mean_test_score"],
+        other.cv_results_["mean_test_score"],
+    )
+    np.testing.assert_array_equal(sequential.predict_proba(X), other.predict_proba(X))
+
+
+def test_grid_search_on_a_dask_cluster_matches_sequential():
+    distributed = pytest.importorskip("distributed")
+    joblib = pytest.importorskip("joblib")
+    X, y, pipe, grid, sequential = _sequential_search()
     with (
         distributed.LocalCluster(
             n_workers=2,
@@ -63,13 +76,7 @@ def test_grid_search_on_a_dask_cluster_matches_sequential():
         assert set(client.run(torch.get_num_threads).values()) == {1}
         with joblib.parallel_backend("dask"):
             on_cluster = GridSearchCV(pipe, grid, cv=2, n_jobs=-1).fit(X, y)
-    np.testing.assert_array_equal(
-        sequential.cv_results_["mean_test_score"],
-        on_cluster.cv_results_["mean_test_score"],
-    )
-    np.testing.assert_array_equal(
-        sequential.predict_proba(X), on_cluster.predict_proba(X)
-    )
+    _assert_same_search(sequential, on_cluster, X)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -89,12 +96,7 @@ def test_grid_search_on_ray_matches_sequential():
     ray = pytest.importorskip("ray")
     ray_joblib = pytest.importorskip("ray.util.joblib")
     joblib = pytest.importorskip("joblib")
-    X, y = blobs(n=200)
-    pipe = make_pipeline(
-        ContrastiveVAETransformer(**SMALL, max_epochs=3), LogisticRegression()
-    )
-    grid = {"contrastivevaetransformer__temperature": [0.1, 0.5]}
-    sequential = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    X, y, pipe, grid, sequential = _sequential_search()
     # A local instance on the loopback interface: no dashboard, no network.
     ray.init(
         num_cpus=2,
@@ -116,8 +118,4 @@ def test_grid_search_on_ray_matches_sequential():
             on_ray = GridSearchCV(pipe, grid, cv=2, n_jobs=-1).fit(X, y)
     finally:
         ray.shutdown()
-    np.testing.assert_array_equal(
-        sequential.cv_results_["mean_test_score"],
-        on_ray.cv_results_["mean_test_score"],
-    )
-    np.testing.assert_array_equal(sequential.predict_proba(X), on_ray.predict_proba(X))
+    _assert_same_search(sequential, on_ray, X)
