@@ -91,9 +91,8 @@ def fit_head(model, batch, labels, seed, sample_weight=None):
     labels, choosing one of the two by cross-validated accuracy picks by
     noise; the average is never far from the better one, and where the
     learned features do not help, the raw columns' regression holds the
-    head near what a logistic regression on them does (docs/semi_supervised.md
-    has the measurements). ``sample_weight`` (one per row, or None) is
-    passed to both regressions' ``fit``.
+    head near what a logistic regression on them does. ``sample_weight``
+    (one per row, or None) is passed to both regressions' ``fit``.
     """
     head = model.classifier
     X = head_inputs(model, batch)
