@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._input import validate_input
 from ._objective import CONTRASTIVE_VARIANTS
+from ._optimizers import LEARNING_RATE_SCHEDULES
 from .training import TrainingSession, curve_attribute
 
 
@@ -58,6 +59,7 @@ class BaseContrastiveVAE(BaseEstimator):
         "max_categories": [Interval(Integral, 1, None, closed="left")],
         "optimizer": [StrOptions({"adamw", "adam", "sgd"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_schedule": [StrOptions(set(LEARNING_RATE_SCHEDULES))],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "max_epochs": [

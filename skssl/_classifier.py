@@ -130,6 +130,12 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
         Most frequent categories kept per categorical column.
     optimizer : {"adamw", "adam", "sgd"}, default="adamw"
     learning_rate : float, default=0.002
+    learning_rate_schedule : {"constant", "cosine", "warmup_cosine", \
+"one_cycle"}, default="constant"
+        How the rate changes, step by step, over the pre-training's
+        ``max_epochs_`` epochs (and anew over the ``fine_tune_epochs``), as
+        for the transformer. The schedule spans the whole budget even when
+        the fit stops early.
     weight_decay : float, default=1e-4
     batch_size : int, default=256
         Rows per minibatch, labeled and unlabeled alike.
@@ -251,6 +257,7 @@ supervised_loss_curve_ : list of float
         max_categories=64,
         optimizer="adamw",
         learning_rate=0.002,
+        learning_rate_schedule="constant",
         weight_decay=1e-4,
         batch_size=256,
         max_epochs="auto",
@@ -289,6 +296,7 @@ supervised_loss_curve_ : list of float
         self.max_categories = max_categories
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs

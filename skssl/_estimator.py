@@ -180,6 +180,14 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         "adam" applies ``weight_decay`` as an L2 penalty; "sgd" uses momentum
         0.9.
     learning_rate : float, default=0.002
+    learning_rate_schedule : {"constant", "cosine", "warmup_cosine", \
+"one_cycle"}, default="constant"
+        How the rate changes over ``fit``'s ``max_epochs_`` epochs, step by
+        step: "cosine" decays it to 0 along a half cosine, "warmup_cosine"
+        first rises linearly over 5 % of the steps, "one_cycle" rises from
+        ``learning_rate / 25`` over 30 % of the steps, then decays to 0.
+        The schedule spans the whole budget even when the fit stops early.
+        ``partial_fit`` keeps the rate constant.
     weight_decay : float, default=1e-4
     batch_size : int, default=256
         Rows per minibatch (at most ``n_samples``). Each row brings two views,
@@ -325,6 +333,7 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         max_categories=64,
         optimizer="adamw",
         learning_rate=0.002,
+        learning_rate_schedule="constant",
         weight_decay=1e-4,
         batch_size=256,
         max_epochs="auto",
@@ -360,6 +369,7 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         self.max_categories = max_categories
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs

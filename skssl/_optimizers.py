@@ -1,10 +1,66 @@
-"""The optimisers: AdamW, Adam and SGD over one flat parameter tensor."""
+"""The optimisers: AdamW, Adam and SGD over one flat parameter tensor, and
+the learning-rate schedules."""
 
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 from ._flat_parameters import flat_parameters
+
+# The learning-rate schedules of ``fit``, by name.
+LEARNING_RATE_SCHEDULES = ("constant", "cosine", "warmup_cosine", "one_cycle")
+# Share of the steps spent warming up (warmup_cosine) or rising (one_cycle),
+# and one_cycle's starting rate as a fraction of the peak: the values of
+# torch.optim.lr_scheduler.OneCycleLR (Smith & Topin, arXiv 1708.07120).
+WARMUP_SHARE = 0.05
+ONE_CYCLE_RISE_SHARE = 0.3
+ONE_CYCLE_START = 1 / 25
+
+
+def learning_rate_factors(schedule: str, n_steps: int) -> np.ndarray | None:
+    """Each step's learning rate as a fraction of ``learning_rate``.
+
+    "constant" is None (the rate never changes). "cosine" decays from 1
+    towards 0 over ``n_steps`` along a half cosine (SGDR without restarts,
+    arXiv 1608.03983); "warmup_cosine" first rises linearly over
+    ``WARMUP_SHARE`` of the steps, as SimCLR (arXiv 2002.05709) does for
+    its large batches; "one_cycle" rises along a half cosine from
+    ``ONE_CYCLE_START`` to 1 over ``ONE_CYCLE_RISE_SHARE`` of the steps, then
+    decays towards 0.
+    """
+    if schedule == "constant":
+        return None
+    steps = np.arange(n_steps, dtype=np.float64)
+    if schedule == "cosine":
+        return _half_cosine(steps / n_steps, 1.0, 0.0)
+    if schedule == "warmup_cosine":
+        rise = max(1, round(WARMUP_SHARE * n_steps))
+        return np.where(
+            steps < rise,
+            (steps + 1) / rise,
+            _half_cosine((steps - rise) / max(n_steps - rise, 1), 1.0, 0.0),
+        )
+    if schedule == "one_cycle":
+        rise = max(1, round(ONE_CYCLE_RISE_SHARE * n_steps))
+        return np.where(
+            steps < rise,
+            _half_cosine(steps / rise, ONE_CYCLE_START, 1.0),
+            _half_cosine((steps - rise) / max(n_steps - rise, 1), 1.0, 0.0),
+        )
+    raise ValueError(f"Unknown learning-rate schedule {schedule!r}.")
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, learning_rate: float):
+    """Set every parameter group's rate (the next ``step`` uses it)."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+
+
+def _half_cosine(progress, start, end):
+    """From ``start`` at progress 0 to ``end`` at progress 1, along a half cosine."""
+    return end + (start - end) * 0.5 * (1.0 + np.cos(np.pi * progress))
+
 
 # Devices with PyTorch's fused (single-kernel) optimiser implementations.
 FUSED_OPTIMIZER_DEVICES = ("cpu", "cuda")

@@ -46,7 +46,12 @@ from ._objective import (
     check_sample_weight_support,
     curve_attribute,
 )
-from ._optimizers import flat_optimizer, state_on_cpu
+from ._optimizers import (
+    flat_optimizer,
+    learning_rate_factors,
+    set_learning_rate,
+    state_on_cpu,
+)
 from ._persistence import (
     arrays_to_tensors,
     module_from_state,
@@ -313,6 +318,7 @@ class TrainingRun:
         self.batch_size = min(session.params["batch_size"], data.n_samples)
         self._step_stream = None  # the minibatches of train_steps
         self._progress = None  # the progress bar of a verbose epoch loop
+        self._learning_rates = None  # each next step's rate, under a schedule
 
     @contextmanager
     def optimizer(self, state=None):
@@ -345,6 +351,8 @@ class TrainingRun:
         sums = torch.zeros(len(self.objective.terms), device=self.pool.numeric.device)
         try:
             for batch in batches:
+                if self._learning_rates is not None:
+                    set_learning_rate(optimizer, next(self._learning_rates))
                 sums += self.train_step(batch, optimizer) * batch.n_samples
                 if self._progress is not None:
                     self._progress.update(batch.n_samples)
@@ -422,13 +430,16 @@ class TrainingRun:
         validation_seed: int | None = None,
         monitor: Callable | None = None,
         optimizer_state: dict | None = None,
+        schedule: str = "constant",
     ) -> dict:
         """The epoch loop: train ``n_epochs`` epochs (fewer if ``stopping`` says).
 
         Appends each epoch's loss terms (and validation loss, with
         ``validation``) to ``curves``; runs ``monitor(model)`` after each
         epoch. With ``stopping`` (an :class:`_EarlyStopping`), the best
-        weights are restored at the end when it kept them.
+        weights are restored at the end when it kept them. ``schedule``
+        (see :func:`~skssl._optimizers.learning_rate_factors`) spans the
+        ``n_epochs`` epochs, whether or not ``stopping`` ends them sooner.
 
         Returns
         -------
@@ -441,6 +452,7 @@ class TrainingRun:
         with (
             self.optimizer(optimizer_state) as optimizer,
             self._progress_bar(verbose, n_epochs * self.data.n_samples),
+            self._scheduled(optimizer, schedule, n_epochs),
         ):
             for epoch in range(first, last + 1):
                 start = time.perf_counter()
@@ -475,6 +487,26 @@ class TrainingRun:
             self.model.load_state_dict(stopping.best_state)
         self.model.eval()
         return optimizer_state
+
+    @contextmanager
+    def _scheduled(self, optimizer, schedule, n_epochs):
+        """Steps of the block follow ``schedule`` over ``n_epochs`` epochs.
+
+        At the end the optimiser's rate is ``learning_rate`` again, so the
+        state ``partial_fit`` resumes from carries the configured rate.
+        """
+        steps_per_epoch = max(1, self.data.n_samples // self.batch_size)
+        factors = learning_rate_factors(schedule, n_epochs * steps_per_epoch)
+        if factors is None:
+            yield
+            return
+        base = self.session.params["learning_rate"]
+        self._learning_rates = iter((base * factors).tolist())
+        try:
+            yield
+        finally:
+            self._learning_rates = None
+            set_learning_rate(optimizer, base)
 
     @contextmanager
     def _progress_bar(self, verbose, n_rows):
@@ -814,6 +846,7 @@ class TrainingSession:
             stopping=stopping,
             validation_seed=validation_seed,
             monitor=monitor,
+            schedule=self.params["learning_rate_schedule"],
         )
         # With max_epochs="auto" the budget is the package's choice, and a
         # warning to raise it would be noise: only a budget the user fixed
@@ -869,6 +902,7 @@ class TrainingSession:
                 stopping=None if validation is None else self._stopping(True),
                 validation_seed=seed,
                 monitor=monitor,
+                schedule=self.params["learning_rate_schedule"],
             )
 
     def _validation_split(self, n_samples, seed, labels=None):
