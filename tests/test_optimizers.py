@@ -4,14 +4,20 @@ import numpy as np
 import pytest
 import torch
 
-from skssl import ContrastiveVAETransformer
+import skssl.training
+from skssl import ContrastiveVAEClassifier, ContrastiveVAETransformer
 from skssl._optimizers import (
     FUSED_OPTIMIZER_DEVICES,
+    LEARNING_RATE_SCHEDULES,
+    ONE_CYCLE_RISE_SHARE,
+    ONE_CYCLE_START,
+    WARMUP_SHARE,
     flat_optimizer,
+    learning_rate_factors,
     make_optimizer,
     state_on_cpu,
 )
-from tests._helpers import small_module
+from tests._helpers import SMALL, small_module
 
 
 def _steps(model, optimizer, n_steps=4):
@@ -106,3 +112,87 @@ def test_partial_fit_resumes_the_flat_optimiser_state():
     assert moments["exp_avg"].shape == (n_parameters,)
     # 200 rows are one minibatch (batch_size 256): one step per call.
     assert float(moments["step"]) == 2
+
+
+def test_learning_rate_schedules_rise_and_decay_as_documented():
+    n_steps = 200
+    assert learning_rate_factors("constant", n_steps) is None
+    cosine = learning_rate_factors("cosine", n_steps)
+    assert cosine.shape == (n_steps,)
+    assert cosine[0] == 1 and 0 < cosine[-1] < 1e-3
+    assert np.all(np.diff(cosine) < 0)
+    assert cosine[n_steps // 2] == pytest.approx(0.5)
+
+    warmup = learning_rate_factors("warmup_cosine", n_steps)
+    rise = round(WARMUP_SHARE * n_steps)
+    assert np.allclose(warmup[:rise], np.arange(1, rise + 1) / rise)
+    assert warmup[rise] == 1 and np.all(np.diff(warmup[rise:]) < 0)
+
+    one_cycle = learning_rate_factors("one_cycle", n_steps)
+    peak = round(ONE_CYCLE_RISE_SHARE * n_steps)
+    assert one_cycle[0] == pytest.approx(ONE_CYCLE_START)
+    assert np.all(np.diff(one_cycle[:peak]) > 0) and one_cycle[peak] == 1
+    assert np.all(np.diff(one_cycle[peak:]) < 0) and one_cycle[-1] < 1e-3
+    with pytest.raises(ValueError, match="schedule 'step'"):
+        learning_rate_factors("step", n_steps)
+
+
+def _recorded_rates(monkeypatch):
+    rates = []
+    original = skssl.training.set_learning_rate
+
+    def recording(optimizer, learning_rate):
+        rates.append(learning_rate)
+        original(optimizer, learning_rate)
+
+    monkeypatch.setattr(skssl.training, "set_learning_rate", recording)
+    return rates
+
+
+@pytest.mark.parametrize("schedule", LEARNING_RATE_SCHEDULES)
+def test_fit_steps_the_learning_rate_along_the_schedule(monkeypatch, schedule):
+    X = np.random.default_rng(0).normal(size=(100, 5))
+    rates = _recorded_rates(monkeypatch)
+    # 100 rows in minibatches of 20: 5 steps per epoch, 4 epochs.
+    params = dict(SMALL, batch_size=20, max_epochs=4, learning_rate=0.01)
+    model = ContrastiveVAETransformer(**params, learning_rate_schedule=schedule)
+    model.fit(X)
+    factors = learning_rate_factors(schedule, 4 * 5)
+    if factors is None:
+        assert rates == []
+        return
+    # Each step's rate, then the configured rate restored for partial_fit.
+    assert rates[:-1] == pytest.approx(0.01 * factors, rel=1e-12)
+    assert rates[-1] == 0.01
+    constant = ContrastiveVAETransformer(**params).fit(X)
+    assert not np.array_equal(model.transform(X), constant.transform(X))
+    again = ContrastiveVAETransformer(**params, learning_rate_schedule=schedule)
+    assert np.array_equal(again.fit(X).transform(X), model.transform(X))
+
+
+def test_partial_fit_keeps_the_rate_constant(monkeypatch):
+    X = np.random.default_rng(0).normal(size=(100, 5))
+    rates = _recorded_rates(monkeypatch)
+    model = ContrastiveVAETransformer(**SMALL, learning_rate_schedule="cosine")
+    model.partial_fit(X).partial_fit(X)
+    assert rates == []
+    groups = model._training_state.stream.optimizer["param_groups"]
+    assert [group["lr"] for group in groups] == [model.learning_rate]
+
+
+def test_classifier_schedules_pre_training_and_fine_tuning_each(monkeypatch):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(100, 5)), rng.integers(2, size=100)
+    rates = _recorded_rates(monkeypatch)
+    ContrastiveVAEClassifier(
+        **SMALL,
+        batch_size=20,
+        max_epochs=2,
+        fine_tune_epochs=3,
+        learning_rate=0.01,
+        learning_rate_schedule="cosine",
+    ).fit(X, y)
+    pre_training = 0.01 * learning_rate_factors("cosine", 2 * 5)
+    fine_tuning = 0.01 * learning_rate_factors("cosine", 3 * 5)
+    expected = [*pre_training, 0.01, *fine_tuning, 0.01]
+    assert rates == pytest.approx(expected, rel=1e-12)
