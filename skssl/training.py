@@ -229,8 +229,13 @@ def resolve_max_epochs(max_epochs: int | str, n_train: int) -> int:
     """The epoch budget for ``max_epochs`` (an int, or "auto") and ``n_train`` rows."""
     if max_epochs != "auto":
         return max_epochs
-    low, high = AUTO_EPOCH_RANGE
-    return int(np.clip(np.ceil(AUTO_ROWS_SEEN / n_train), low, high))
+    return epochs_for_rows_seen(n_train, AUTO_ROWS_SEEN, AUTO_EPOCH_RANGE)
+
+
+def epochs_for_rows_seen(n_train: int, rows_seen: int, epoch_range: tuple) -> int:
+    """Epochs that show about ``rows_seen`` rows, clipped to ``epoch_range``."""
+    low, high = epoch_range
+    return int(np.clip(np.ceil(rows_seen / n_train), low, high))
 
 
 class Seeds(NamedTuple):

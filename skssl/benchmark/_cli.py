@@ -11,6 +11,14 @@ import pandas as pd
 
 from skssl.training import resolve_device
 
+from ._budget import (
+    FIGURE_FILE,
+    Budget,
+    pareto_markdown,
+    pareto_table,
+    plot_pareto,
+    run_budget_study,
+)
 from ._data import (
     CC18_SUITE_ID,
     list_demo_datasets,
@@ -114,6 +122,7 @@ examples:
   skssl-benchmark cc18 --data-dir DIR --label-fraction 0.05 0.1 0.25 1
   skssl-benchmark report --output benchmark_results
   skssl-benchmark speed --rows 20000 --columns 50 --batch-sizes 256 1024
+  skssl-benchmark budget --data-dir DIR --budgets auto 150000:5:100:cosine
 """
 
 
@@ -144,7 +153,43 @@ def build_parser():
     -------
     parser : argparse.ArgumentParser
     """
-    common = argparse.ArgumentParser(add_help=False)
+    # The datasets, seeds, workers and output folder, of every study command.
+    selection = argparse.ArgumentParser(add_help=False)
+    selection.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=DEFAULT_SEEDS,
+        metavar="SEED",
+        help="seeds of the repeated splits and models (default: 0 1 2); with "
+        "--openml-splits, the OpenML fold indices",
+    )
+    selection.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        help="parallel worker processes; each runs one dataset x method x seed "
+        "at a time (default: 1; -1: all cores)",
+    )
+    selection.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="results folder (default: ./benchmark_results)",
+    )
+    selection.add_argument(
+        "--datasets",
+        nargs="+",
+        metavar="NAME_OR_ID",
+        help="run only these datasets (names or dataset ids)",
+    )
+    selection.add_argument(
+        "--max-datasets",
+        type=int,
+        metavar="N",
+        help="run only the first N (selected) datasets",
+    )
+    common = argparse.ArgumentParser(add_help=False, parents=[selection])
     common.add_argument(
         "--methods",
         nargs="+",
@@ -161,15 +206,6 @@ def build_parser():
         metavar="LR",
         help="also run the SSL model at these learning rates (the methods "
         "ssl[learning_rate=LR])",
-    )
-    common.add_argument(
-        "--seeds",
-        nargs="+",
-        type=int,
-        default=DEFAULT_SEEDS,
-        metavar="SEED",
-        help="seeds of the repeated splits and models (default: 0 1 2); with "
-        "--openml-splits, the OpenML fold indices",
     )
     common.add_argument(
         "--ssl-params",
@@ -197,13 +233,6 @@ def build_parser():
         "every label)",
     )
     common.add_argument(
-        "--n-jobs",
-        type=int,
-        default=1,
-        help="parallel worker processes; each runs one dataset x method x seed "
-        "at a time (default: 1; -1: all cores)",
-    )
-    common.add_argument(
         "--threads-per-job",
         type=int,
         default=1,
@@ -212,24 +241,6 @@ def build_parser():
         "the libraries' defaults). Small models gain little from threads and "
         "can slow down by orders of magnitude when cores are shared: "
         "parallelise with --n-jobs instead",
-    )
-    common.add_argument(
-        "--output",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        help="results folder (default: ./benchmark_results)",
-    )
-    common.add_argument(
-        "--datasets",
-        nargs="+",
-        metavar="NAME_OR_ID",
-        help="run only these datasets (names or dataset ids)",
-    )
-    common.add_argument(
-        "--max-datasets",
-        type=int,
-        metavar="N",
-        help="run only the first N (selected) datasets",
     )
     common.add_argument(
         "--no-progress", action="store_true", help="do not show a progress bar"
@@ -268,6 +279,34 @@ def build_parser():
         help="offline datasets shipped with scikit-learn (wdbc, digits, wine, iris)",
         description="A few minutes on a laptop: wdbc (breast cancer), digits, "
         "wine and iris from scikit-learn.",
+    )
+    budget = commands.add_parser(
+        "budget",
+        parents=[selection],
+        help="time-to-accuracy study of the epoch budget, on validation rows",
+        description="Fits ContrastiveVAETransformer under each --budgets rule "
+        "(ROWS:LOW:HIGH[:SCHEDULE]: the epochs that show about ROWS training "
+        "rows, clipped to [LOW, HIGH], and a learning_rate_schedule; 'auto' is "
+        "max_epochs='auto') on the validation protocol's fit rows of each "
+        "dataset and seed, all budgets of a cell back to back in one worker, "
+        "and probes each on the validation rows (the test rows are never "
+        "read). Writes OUTPUT/budget.csv, prints the Pareto table (mean "
+        "accuracy, total fit time, speed-up against the first budget) and "
+        "draws OUTPUT/budget.png.",
+    )
+    budget.add_argument(
+        "--budgets",
+        nargs="+",
+        default=["auto"],
+        metavar="BUDGET",
+        help="budget rules, the first the reference (default: auto)",
+    )
+    budget.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="read the datasets from DIR (parquet files + manifest.json) "
+        "instead of OpenML-CC18",
     )
     speed = commands.add_parser(
         "speed",
@@ -373,6 +412,8 @@ def _required_modules(args):
     if args.command == "report":
         return ["matplotlib"]
     required = ["matplotlib", "tqdm"]
+    if args.command == "budget":
+        return ["matplotlib", "openml" if args.data_dir is None else "pyarrow"]
     if args.command == "cc18":
         required.append("openml" if args.data_dir is None else "pyarrow")
     return required
@@ -392,6 +433,31 @@ def _missing_extra(args):
         f"which {'is' if len(missing) == 1 else 'are'} not installed; install the "
         f"benchmark extra: {EXTRA_INSTALL}"
     )
+
+
+def _run_budget_study(args, parser):
+    try:
+        budgets = list(dict.fromkeys(map(Budget.parse, args.budgets)))
+    except ValueError as exc:
+        parser.error(f"--budgets: {exc}")
+    try:
+        refs, source = _dataset_refs(args)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"skssl-benchmark: error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{len(refs)} datasets ({source}) x {len(args.seeds)} seeds x "
+        f"{len(budgets)} budgets, on validation rows.",
+        file=sys.stderr,
+    )
+    results = run_budget_study(
+        refs, budgets, list(dict.fromkeys(args.seeds)), args.output, args.n_jobs
+    )
+    reference = budgets[0].name
+    table = pareto_table(results, reference)
+    print(pareto_markdown(table, reference))
+    plot_pareto(table, args.output / FIGURE_FILE)
+    return 0
 
 
 def _dataset_refs(args):
@@ -535,6 +601,8 @@ def main(argv=None):
         return 2
     if args.command == "report":
         return _rewrite_report(args)
+    if args.command == "budget":
+        return _run_budget_study(args, parser)
     if args.command == "speed":
         _check_speed_args(args, parser)
         run_speed(

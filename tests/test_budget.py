@@ -1,0 +1,90 @@
+"""The epoch-budget study (skssl.benchmark._budget, ``skssl-benchmark budget``)."""
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("matplotlib")
+pytest.importorskip("pyarrow")
+
+from skssl.benchmark._budget import (  # noqa: E402
+    FIGURE_FILE,
+    RESULTS_FILE,
+    Budget,
+    pareto_table,
+)
+from skssl.benchmark._cli import main  # noqa: E402
+from skssl.benchmark._protocol import validation_split  # noqa: E402
+from skssl.training import resolve_max_epochs  # noqa: E402
+from tests.test_benchmark import PNG_SIGNATURE, make_table, write_data_dir  # noqa: E402
+
+
+def test_budget_rules_parse_and_auto_is_max_epochs_auto():
+    auto = Budget.parse("auto")
+    for n_train in (50, 4_000, 60_000, 10**6):
+        assert auto.epochs(n_train) == resolve_max_epochs("auto", n_train)
+    assert auto.schedule == "constant"
+    budget = Budget.parse("1000:2:5:cosine")
+    assert (budget.rows_seen, budget.min_epochs, budget.max_epochs) == (1000, 2, 5)
+    assert budget.schedule == "cosine" and Budget.parse(budget.name) == budget
+    assert [budget.epochs(n) for n in (100, 300, 1000)] == [5, 4, 2]
+    assert Budget.parse("1000:2:5").schedule == "constant"
+    for text, message in [
+        ("1000:2", "ROWS:LOW:HIGH"),
+        ("1000:a:5", "integers"),
+        ("1000:6:5", "LOW <= HIGH"),
+        ("1000:2:5:step", "schedule 'step'"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            Budget.parse(text)
+
+
+def test_pareto_table_marks_the_budgets_nothing_beats_on_both_counts():
+    cells = [("a", 0), ("b", 0)]
+    # budget: (accuracy on a, accuracy on b, seconds per cell)
+    scores = {"slow": (0.9, 0.8, 10), "fast": (0.8, 0.8, 2), "worse": (0.7, 0.8, 5)}
+    results = pd.DataFrame(
+        [
+            dict(dataset=d, seed=s, budget=name, accuracy=v[i], ssl_fit_seconds=v[2])
+            for name, v in scores.items()
+            for i, (d, s) in enumerate(cells)
+        ]
+        # a cell that not every budget has is left out
+        + [dict(dataset="c", seed=0, budget="slow", accuracy=0.0, ssl_fit_seconds=1)]
+    )
+    table = pareto_table(results, "slow")
+    assert table.attrs["n_cells"] == 2
+    assert table.loc["slow", "accuracy"] == pytest.approx(85)
+    assert table.loc["fast", "change"] == pytest.approx(-5)
+    assert table.loc["fast", "worst_dataset_change"] == pytest.approx(-10)
+    assert table.loc["fast", "speed_up"] == pytest.approx(5)
+    assert table.pareto.to_dict() == {"fast": True, "worse": False, "slow": True}
+    assert list(table.index) == ["fast", "worse", "slow"]  # by fit time
+
+
+def test_cli_budget_study_fits_each_rule_on_validation_rows(tmp_path, capsys):
+    table = make_table(80, seed=0)
+    data_dir = write_data_dir(tmp_path / "data", {101: ("alpha", table)})
+    output = tmp_path / "study"
+    argv = ["budget", "--data-dir", str(data_dir), "--seeds", "0"]
+    argv += ["--budgets", "400:2:3", "100:1:2:cosine", "--output", str(output)]
+    assert main(argv) == 0
+    results = pd.read_csv(output / RESULTS_FILE)
+    fit, _ = validation_split(table["target"].to_numpy(), 0)
+    assert len(fit) == 48
+    assert results.budget.tolist() == ["400:2:3:constant", "100:1:2:cosine"]
+    # ceil(400 / 48) = 9 epochs, clipped to 3; ceil(100 / 48) = 3, clipped to 2
+    assert results.max_epochs.tolist() == [3, 2]
+    assert (results.n_fit == 48).all() and results.accuracy.between(0, 1).all()
+    printed = capsys.readouterr().out
+    assert "| 100:1:2:cosine |" in printed and "speed-up" in printed
+    assert (output / FIGURE_FILE).read_bytes()[:8] == PNG_SIGNATURE
+    # A rerun finds every cell done and fits nothing.
+    assert main(argv) == 0
+    assert len(pd.read_csv(output / RESULTS_FILE)) == 2
+
+
+def test_cli_budget_rejects_a_malformed_rule(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["budget", "--data-dir", str(tmp_path), "--budgets", "10:2"])
+    assert exit_info.value.code == 2
+    assert "--budgets: budget '10:2'" in capsys.readouterr().err
