@@ -28,10 +28,15 @@ def test_budget_rules_parse_and_auto_is_max_epochs_auto():
     assert budget.schedule == "cosine" and Budget.parse(budget.name) == budget
     assert [budget.epochs(n) for n in (100, 300, 1000)] == [5, 4, 2]
     assert Budget.parse("1000:2:5").schedule == "constant"
+    assert (budget.params["learning_rate"], budget.params["batch_size"]) == (0.002, 256)
+    large = Budget.parse("1000:2:5:cosine:1024")
+    assert large.name == "1000:2:5:cosine:1024" and Budget.parse(large.name) == large
+    assert large.params["learning_rate"] == pytest.approx(0.004)
     for text, message in [
         ("1000:2", "ROWS:LOW:HIGH"),
         ("1000:a:5", "integers"),
         ("1000:6:5", "LOW <= HIGH"),
+        ("1000:2:5:cosine:1", "BATCH >= 2"),
         ("1000:2:5:step", "schedule 'step'"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -2,7 +2,9 @@
 
 Each budget is a rule for ``max_epochs`` (``ROWS:LOW:HIGH``: the epochs that
 show about ``ROWS`` training rows, clipped to ``[LOW, HIGH]``, as
-``max_epochs="auto"`` does) and a learning-rate schedule. Per dataset and
+``max_epochs="auto"`` does), a learning-rate schedule and a batch size (the
+learning rate scaled by the square root of the batch size's ratio to the
+default's, the rule for Adam of arXiv 2205.10287). Per dataset and
 seed, the transformer is fitted under every budget back to back in one
 worker, so that a slow spell of a shared machine falls on all budgets of a
 cell alike, on the validation protocol's fit rows (never the test rows),
@@ -12,6 +14,8 @@ then probed on its validation rows as ``skssl-benchmark cc18 --validation
 
 from __future__ import annotations
 
+import inspect
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from skssl import ContrastiveVAETransformer
 from skssl._optimizers import LEARNING_RATE_SCHEDULES
 from skssl.training import AUTO_EPOCH_RANGE, AUTO_ROWS_SEEN, epochs_for_rows_seen
 
@@ -33,6 +38,12 @@ RESULTS_FILE = "budget.csv"
 FIGURE_FILE = "budget.png"
 # The columns of RESULTS_FILE that say which cell a row belongs to.
 CELL = ["dataset", "seed"]
+_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(
+        ContrastiveVAETransformer
+    ).parameters.items()
+}
 
 
 @dataclass(frozen=True)
@@ -45,43 +56,61 @@ class Budget:
     min_epochs, max_epochs : int
     schedule : str
         A ``learning_rate_schedule`` of the transformer.
+    batch_size : int
     """
 
     rows_seen: int
     min_epochs: int
     max_epochs: int
-    schedule: str = "constant"
+    schedule: str = _DEFAULTS["learning_rate_schedule"]
+    batch_size: int = _DEFAULTS["batch_size"]
 
     @classmethod
     def parse(cls, text: str) -> Budget:
-        """``ROWS:LOW:HIGH`` or ``ROWS:LOW:HIGH:SCHEDULE``; "auto" is today's
-        ``max_epochs="auto"`` at the default schedule."""
+        """``ROWS:LOW:HIGH[:SCHEDULE[:BATCH]]``; "auto" is the transformer's
+        ``max_epochs="auto"`` at its default schedule and batch size."""
         if text == "auto":
             return cls(AUTO_ROWS_SEEN, *AUTO_EPOCH_RANGE)
         parts = text.split(":")
-        if len(parts) not in (3, 4):
+        if not 3 <= len(parts) <= 5:
             raise ValueError(
-                f"budget {text!r} is not ROWS:LOW:HIGH[:SCHEDULE] (or auto)"
+                f"budget {text!r} is not ROWS:LOW:HIGH[:SCHEDULE[:BATCH]] (or auto)"
             )
+        integers = parts[:3] + parts[4:]
         try:
-            rows_seen, low, high = (int(part) for part in parts[:3])
+            rows_seen, low, high, *batch_size = (int(part) for part in integers)
         except ValueError:
             raise ValueError(
-                f"budget {text!r}: ROWS, LOW and HIGH are integers"
+                f"budget {text!r}: ROWS, LOW, HIGH and BATCH are integers"
             ) from None
-        if not 1 <= low <= high or rows_seen < 1:
-            raise ValueError(f"budget {text!r}: need ROWS >= 1 and 1 <= LOW <= HIGH")
-        schedule = parts[3] if len(parts) == 4 else "constant"
+        if not 1 <= low <= high or rows_seen < 1 or min(batch_size, default=2) < 2:
+            raise ValueError(
+                f"budget {text!r}: need ROWS >= 1, 1 <= LOW <= HIGH and BATCH >= 2"
+            )
+        schedule = parts[3] if len(parts) > 3 else cls.schedule
         if schedule not in LEARNING_RATE_SCHEDULES:
             raise ValueError(
                 f"budget {text!r}: schedule {schedule!r} is none of "
                 f"{', '.join(LEARNING_RATE_SCHEDULES)}"
             )
-        return cls(rows_seen, low, high, schedule)
+        return cls(rows_seen, low, high, schedule, *batch_size)
 
     @property
     def name(self) -> str:
-        return f"{self.rows_seen}:{self.min_epochs}:{self.max_epochs}:{self.schedule}"
+        name = f"{self.rows_seen}:{self.min_epochs}:{self.max_epochs}:{self.schedule}"
+        if self.batch_size != _DEFAULTS["batch_size"]:
+            name += f":{self.batch_size}"
+        return name
+
+    @property
+    def params(self) -> dict:
+        """The transformer's parameters, but ``max_epochs``."""
+        ratio = self.batch_size / _DEFAULTS["batch_size"]
+        return {
+            "learning_rate_schedule": self.schedule,
+            "batch_size": self.batch_size,
+            "learning_rate": _DEFAULTS["learning_rate"] * math.sqrt(ratio),
+        }
 
     def epochs(self, n_train: int) -> int:
         return epochs_for_rows_seen(
@@ -102,10 +131,9 @@ def _cell(ref, seed, budgets, threads):
         )
         X_fit, y_fit = dataset.X.iloc[fit], dataset.y[fit]
         for budget in budgets:
-            pipeline = ssl_probe(
-                max_epochs=budget.epochs(len(fit)),
-                learning_rate_schedule=budget.schedule,
-            )(context)
+            pipeline = ssl_probe(max_epochs=budget.epochs(len(fit)), **budget.params)(
+                context
+            )
             start = time.perf_counter()
             pipeline.fit(X_fit, y_fit)
             seconds = time.perf_counter() - start
