@@ -32,11 +32,17 @@ def test_budget_rules_parse_and_auto_is_max_epochs_auto():
     large = Budget.parse("1000:2:5:cosine:1024")
     assert large.name == "1000:2:5:cosine:1024" and Budget.parse(large.name) == large
     assert large.params["learning_rate"] == pytest.approx(0.004)
+    faster = Budget.parse("1000:2:5:cosine:256:0.004")
+    assert faster.name == "1000:2:5:cosine:256:0.004"
+    assert Budget.parse(faster.name) == faster
+    assert faster.params["learning_rate"] == 0.004
     for text, message in [
         ("1000:2", "ROWS:LOW:HIGH"),
         ("1000:a:5", "integers"),
         ("1000:6:5", "LOW <= HIGH"),
         ("1000:2:5:cosine:1", "BATCH >= 2"),
+        ("1000:2:5:cosine:256:fast", "LR is a number"),
+        ("1000:2:5:cosine:256:0", "LR > 0"),
         ("1000:2:5:step", "schedule 'step'"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -2,9 +2,10 @@
 
 Each budget is a rule for ``max_epochs`` (``ROWS:LOW:HIGH``: the epochs that
 show about ``ROWS`` training rows, clipped to ``[LOW, HIGH]``, as
-``max_epochs="auto"`` does), a learning-rate schedule and a batch size (the
-learning rate scaled by the square root of the batch size's ratio to the
-default's, the rule for Adam of arXiv 2205.10287). Per dataset and
+``max_epochs="auto"`` does), a learning-rate schedule, a batch size and a
+learning rate at the default batch size (scaled by the square root of the
+batch size's ratio to the default's, the rule for Adam of arXiv 2205.10287).
+Per dataset and
 seed, the transformer is fitted under every budget back to back in one
 worker, so that a slow spell of a shared machine falls on all budgets of a
 cell alike, on the validation protocol's fit rows (never the test rows),
@@ -57,6 +58,8 @@ class Budget:
     schedule : str
         A ``learning_rate_schedule`` of the transformer.
     batch_size : int
+    learning_rate : float
+        The rate at the transformer's default batch size.
     """
 
     rows_seen: int
@@ -64,18 +67,29 @@ class Budget:
     max_epochs: int
     schedule: str = _DEFAULTS["learning_rate_schedule"]
     batch_size: int = _DEFAULTS["batch_size"]
+    learning_rate: float = _DEFAULTS["learning_rate"]
 
     @classmethod
     def parse(cls, text: str) -> Budget:
-        """``ROWS:LOW:HIGH[:SCHEDULE[:BATCH]]``; "auto" is the transformer's
-        ``max_epochs="auto"`` at its default schedule and batch size."""
+        """``ROWS:LOW:HIGH[:SCHEDULE[:BATCH[:LR]]]``; "auto" is the
+        transformer's ``max_epochs="auto"`` at its default schedule, batch
+        size and learning rate."""
         if text == "auto":
             return cls(AUTO_ROWS_SEEN, *AUTO_EPOCH_RANGE)
         parts = text.split(":")
-        if not 3 <= len(parts) <= 5:
+        if not 3 <= len(parts) <= 6:
             raise ValueError(
-                f"budget {text!r} is not ROWS:LOW:HIGH[:SCHEDULE[:BATCH]] (or auto)"
+                f"budget {text!r} is not ROWS:LOW:HIGH[:SCHEDULE[:BATCH[:LR]]] "
+                "(or auto)"
             )
+        learning_rate = [_DEFAULTS["learning_rate"]]
+        if len(parts) == 6:
+            try:
+                learning_rate = [float(parts.pop())]
+            except ValueError:
+                raise ValueError(f"budget {text!r}: LR is a number") from None
+            if not learning_rate[0] > 0:
+                raise ValueError(f"budget {text!r}: need LR > 0")
         integers = parts[:3] + parts[4:]
         try:
             rows_seen, low, high, *batch_size = (int(part) for part in integers)
@@ -93,12 +107,15 @@ class Budget:
                 f"budget {text!r}: schedule {schedule!r} is none of "
                 f"{', '.join(LEARNING_RATE_SCHEDULES)}"
             )
-        return cls(rows_seen, low, high, schedule, *batch_size)
+        batch_size = batch_size or [_DEFAULTS["batch_size"]]
+        return cls(rows_seen, low, high, schedule, *batch_size, *learning_rate)
 
     @property
     def name(self) -> str:
         name = f"{self.rows_seen}:{self.min_epochs}:{self.max_epochs}:{self.schedule}"
-        if self.batch_size != _DEFAULTS["batch_size"]:
+        if self.learning_rate != _DEFAULTS["learning_rate"]:
+            name += f":{self.batch_size}:{self.learning_rate:g}"
+        elif self.batch_size != _DEFAULTS["batch_size"]:
             name += f":{self.batch_size}"
         return name
 
@@ -109,7 +126,7 @@ class Budget:
         return {
             "learning_rate_schedule": self.schedule,
             "batch_size": self.batch_size,
-            "learning_rate": _DEFAULTS["learning_rate"] * math.sqrt(ratio),
+            "learning_rate": self.learning_rate * math.sqrt(ratio),
         }
 
     def epochs(self, n_train: int) -> int:
