@@ -77,7 +77,7 @@ def test_cli_budget_study_fits_each_rule_on_validation_rows(tmp_path, capsys):
     data_dir = write_data_dir(tmp_path / "data", {101: ("alpha", table)})
     output = tmp_path / "study"
     argv = ["budget", "--data-dir", str(data_dir), "--seeds", "0"]
-    argv += ["--budgets", "400:2:3", "100:1:2:cosine", "--output", str(output)]
+    argv += ["--output", str(output), "--budgets", "400:2:3", "100:1:2:cosine"]
     assert main(argv) == 0
     results = pd.read_csv(output / RESULTS_FILE)
     fit, _ = validation_split(table["target"].to_numpy(), 0)
@@ -89,9 +89,14 @@ def test_cli_budget_study_fits_each_rule_on_validation_rows(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| 100:1:2:cosine |" in printed and "speed-up" in printed
     assert (output / FIGURE_FILE).read_bytes()[:8] == PNG_SIGNATURE
-    # A rerun finds every cell done and fits nothing.
+    # A rerun finds every budget done and fits nothing; a budget added to
+    # the list is the only one fitted.
     assert main(argv) == 0
     assert len(pd.read_csv(output / RESULTS_FILE)) == 2
+    assert main([*argv, "50:1:1"]) == 0
+    again = pd.read_csv(output / RESULTS_FILE)
+    assert again.budget.tolist() == [*results.budget, "50:1:1:constant"]
+    assert "| 50:1:1:constant |" in capsys.readouterr().out
 
 
 def test_cli_budget_rejects_a_malformed_rule(tmp_path, capsys):

@@ -175,31 +175,28 @@ def _cell(ref, seed, budgets, threads):
 def run_budget_study(refs, budgets, seeds, output_dir, n_jobs=1, threads=1):
     """Fit and probe every budget on every dataset and seed.
 
-    Cells already in ``output_dir/budget.csv`` with every budget are not
-    rerun. Returns the results (one row per dataset, seed and budget).
+    Budgets already in ``output_dir/budget.csv`` for a dataset and seed are
+    not rerun. Returns the results (one row per dataset, seed and budget).
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / RESULTS_FILE
-    done = pd.read_csv(path) if path.exists() else pd.DataFrame()
-    names = {budget.name for budget in budgets}
-    finished = set()
-    if len(done):
-        have = done[done.budget.isin(names)].groupby(CELL).budget.nunique()
-        finished = set(have[have == len(names)].index)
-    cells = [
-        (ref, seed)
-        for seed in seeds
-        for ref in sorted(refs, key=_file_size, reverse=True)
-        if (ref.name, seed) not in finished
-    ]
+    done = set()
+    if path.exists():
+        done = set(pd.read_csv(path)[[*CELL, "budget"]].itertuples(index=False))
+    cells = []
+    for seed in seeds:
+        for ref in sorted(refs, key=_file_size, reverse=True):
+            todo = [b for b in budgets if (ref.name, seed, b.name) not in done]
+            if todo:
+                cells.append((ref, seed, todo))
     for rows in Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_cell)(ref, seed, budgets, threads) for ref, seed in cells
+        delayed(_cell)(ref, seed, todo, threads) for ref, seed, todo in cells
     ):
         frame = pd.DataFrame(rows)
         frame.to_csv(path, mode="a", header=not path.exists(), index=False)
     results = pd.read_csv(path)
-    return results[results.budget.isin(names)]
+    return results[results.budget.isin([budget.name for budget in budgets])]
 
 
 def _file_size(ref):
