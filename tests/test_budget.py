@@ -36,6 +36,8 @@ def test_budget_rules_parse_and_auto_is_max_epochs_auto():
     assert faster.name == "1000:2:5:cosine:256:0.004"
     assert Budget.parse(faster.name) == faster
     assert faster.params["learning_rate"] == 0.004
+    verbatim = Budget.parse("1000:2:5:cosine:512:0.002")
+    assert verbatim.params["learning_rate"] == 0.002  # given: not scaled
     for text, message in [
         ("1000:2", "ROWS:LOW:HIGH"),
         ("1000:a:5", "integers"),

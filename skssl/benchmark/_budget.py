@@ -3,9 +3,9 @@
 Each budget is a rule for ``max_epochs`` (``ROWS:LOW:HIGH``: the epochs that
 show about ``ROWS`` training rows, clipped to ``[LOW, HIGH]``, as
 ``max_epochs="auto"`` does), a learning-rate schedule, a batch size and a
-learning rate at the default batch size (scaled by the square root of the
-batch size's ratio to the default's, the rule for Adam of arXiv 2205.10287).
-Per dataset and
+learning rate (by default the transformer's, scaled by the square root of the
+batch size's ratio to the default batch size, the rule for Adam of arXiv
+2205.10287). Per dataset and
 seed, the transformer is fitted under every budget back to back in one
 worker, so that a slow spell of a shared machine falls on all budgets of a
 cell alike, on the validation protocol's fit rows (never the test rows),
@@ -58,8 +58,8 @@ class Budget:
     schedule : str
         A ``learning_rate_schedule`` of the transformer.
     batch_size : int
-    learning_rate : float
-        The rate at the transformer's default batch size.
+    learning_rate : float or None
+        None: the transformer's default, scaled to ``batch_size``.
     """
 
     rows_seen: int
@@ -67,7 +67,7 @@ class Budget:
     max_epochs: int
     schedule: str = _DEFAULTS["learning_rate_schedule"]
     batch_size: int = _DEFAULTS["batch_size"]
-    learning_rate: float = _DEFAULTS["learning_rate"]
+    learning_rate: float | None = None
 
     @classmethod
     def parse(cls, text: str) -> Budget:
@@ -82,7 +82,7 @@ class Budget:
                 f"budget {text!r} is not ROWS:LOW:HIGH[:SCHEDULE[:BATCH[:LR]]] "
                 "(or auto)"
             )
-        learning_rate = [_DEFAULTS["learning_rate"]]
+        learning_rate = [None]
         if len(parts) == 6:
             try:
                 learning_rate = [float(parts.pop())]
@@ -113,7 +113,7 @@ class Budget:
     @property
     def name(self) -> str:
         name = f"{self.rows_seen}:{self.min_epochs}:{self.max_epochs}:{self.schedule}"
-        if self.learning_rate != _DEFAULTS["learning_rate"]:
+        if self.learning_rate is not None:
             name += f":{self.batch_size}:{self.learning_rate:g}"
         elif self.batch_size != _DEFAULTS["batch_size"]:
             name += f":{self.batch_size}"
@@ -122,11 +122,14 @@ class Budget:
     @property
     def params(self) -> dict:
         """The transformer's parameters, but ``max_epochs``."""
-        ratio = self.batch_size / _DEFAULTS["batch_size"]
+        learning_rate = self.learning_rate
+        if learning_rate is None:
+            ratio = self.batch_size / _DEFAULTS["batch_size"]
+            learning_rate = _DEFAULTS["learning_rate"] * math.sqrt(ratio)
         return {
             "learning_rate_schedule": self.schedule,
             "batch_size": self.batch_size,
-            "learning_rate": self.learning_rate * math.sqrt(ratio),
+            "learning_rate": learning_rate,
         }
 
     def epochs(self, n_train: int) -> int:
