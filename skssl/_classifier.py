@@ -131,7 +131,7 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
     optimizer : {"adamw", "adam", "sgd"}, default="adamw"
     learning_rate : float, default=0.002
     learning_rate_schedule : {"constant", "cosine", "warmup_cosine", \
-"one_cycle"}, default="constant"
+"one_cycle"}, default="cosine"
         How the rate changes, step by step, over the pre-training's
         ``max_epochs_`` epochs (and anew over the ``fine_tune_epochs``), as
         for the transformer. The schedule spans the whole budget even when
@@ -257,7 +257,7 @@ supervised_loss_curve_ : list of float
         max_categories=64,
         optimizer="adamw",
         learning_rate=0.002,
-        learning_rate_schedule="constant",
+        learning_rate_schedule="cosine",
         weight_decay=1e-4,
         batch_size=256,
         max_epochs="auto",

@@ -181,9 +181,11 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         0.9.
     learning_rate : float, default=0.002
     learning_rate_schedule : {"constant", "cosine", "warmup_cosine", \
-"one_cycle"}, default="constant"
+"one_cycle"}, default="cosine"
         How the rate changes over ``fit``'s ``max_epochs_`` epochs, step by
-        step: "cosine" decays it to 0 along a half cosine, "warmup_cosine"
+        step: "constant" keeps it; "cosine" decays it to 0 along a half
+        cosine, which reaches a given accuracy in fewer epochs than a
+        constant rate (docs/time_to_accuracy.md); "warmup_cosine"
         first rises linearly over 5 % of the steps, "one_cycle" rises from
         ``learning_rate / 25`` over 30 % of the steps, then decays to 0.
         The schedule spans the whole budget even when the fit stops early.
@@ -194,9 +196,10 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         so the contrastive loss sees ``2 * batch_size - 2`` negatives.
     max_epochs : int or "auto", default="auto"
         Most passes over the training rows. "auto" bounds the rows seen to
-        about 500,000: ``clip(ceil(500_000 / n_train), 10, 100)`` epochs, i.e.
-        100 epochs up to 5,000 rows and a fit time that stops growing with
-        ``n_samples`` beyond (docs/scale.md has the times). The number used
+        about 60,000: ``clip(ceil(60_000 / n_train), 3, 100)`` epochs, i.e.
+        100 epochs up to 600 rows and a fit time that stops growing with
+        ``n_samples`` beyond 20,000 rows (docs/time_to_accuracy.md has the
+        study that chose it). The number used
         is in ``max_epochs_``; ``n_iter_ == max_epochs_`` means the budget
         ran out before the loss stopped improving. An int budget that runs
         out so warns (``ConvergenceWarning``); "auto", chosen by the package,
@@ -333,7 +336,7 @@ class ContrastiveVAETransformer(TransformerMixin, BaseContrastiveVAE):
         max_categories=64,
         optimizer="adamw",
         learning_rate=0.002,
-        learning_rate_schedule="constant",
+        learning_rate_schedule="cosine",
         weight_decay=1e-4,
         batch_size=256,
         max_epochs="auto",

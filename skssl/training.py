@@ -220,9 +220,11 @@ def _releasing_device_memory(method):
     return train
 
 
-# Rows seen in training under max_epochs="auto", and its bounds in epochs.
-AUTO_ROWS_SEEN = 500_000
-AUTO_EPOCH_RANGE = (10, 100)
+# Rows seen in training under max_epochs="auto", and its bounds in epochs:
+# with the default cosine schedule, the knee of the time-to-accuracy study
+# (docs/time_to_accuracy.md).
+AUTO_ROWS_SEEN = 60_000
+AUTO_EPOCH_RANGE = (3, 100)
 
 
 def resolve_max_epochs(max_epochs: int | str, n_train: int) -> int:

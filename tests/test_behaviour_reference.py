@@ -29,6 +29,8 @@ TINY = {
     "projection_dim": 8,
     "batch_size": 32,
     "max_epochs": 3,
+    # Recorded under a constant rate, before learning-rate schedules existed.
+    "learning_rate_schedule": "constant",
     "device": "cpu",
     "random_state": 0,
 }

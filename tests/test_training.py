@@ -190,9 +190,10 @@ def test_loss_curves_and_history():
 def test_auto_epoch_budget_bounds_rows_seen():
     assert resolve_max_epochs(7, 10**6) == 7
     assert resolve_max_epochs("auto", 300) == 100
-    assert resolve_max_epochs("auto", 5000) == 100
-    assert resolve_max_epochs("auto", 20000) == 25
-    assert resolve_max_epochs("auto", 10**7) == 10
+    assert resolve_max_epochs("auto", 600) == 100
+    assert resolve_max_epochs("auto", 5000) == 12
+    assert resolve_max_epochs("auto", 20000) == 3
+    assert resolve_max_epochs("auto", 10**7) == 3
     X, _ = make_blobs(n_samples=60, n_features=3, random_state=0)
     est = ContrastiveVAETransformer(
         **{**FAST, "max_epochs": "auto"}, n_iter_no_change=1000
