@@ -6,6 +6,7 @@ import pytest
 pytest.importorskip("matplotlib")
 pytest.importorskip("pyarrow")
 
+from skssl import ContrastiveVAETransformer  # noqa: E402
 from skssl.benchmark._budget import (  # noqa: E402
     FIGURE_FILE,
     RESULTS_FILE,
@@ -22,12 +23,17 @@ def test_budget_rules_parse_and_auto_is_max_epochs_auto():
     auto = Budget.parse("auto")
     for n_train in (50, 4_000, 60_000, 10**6):
         assert auto.epochs(n_train) == resolve_max_epochs("auto", n_train)
-    assert auto.schedule == "constant"
+    default = ContrastiveVAETransformer()
+    assert auto.params == {
+        "learning_rate_schedule": default.learning_rate_schedule,
+        "batch_size": default.batch_size,
+        "learning_rate": default.learning_rate,
+    }
     budget = Budget.parse("1000:2:5:cosine")
     assert (budget.rows_seen, budget.min_epochs, budget.max_epochs) == (1000, 2, 5)
     assert budget.schedule == "cosine" and Budget.parse(budget.name) == budget
     assert [budget.epochs(n) for n in (100, 300, 1000)] == [5, 4, 2]
-    assert Budget.parse("1000:2:5").schedule == "constant"
+    assert Budget.parse("1000:2:5").schedule == default.learning_rate_schedule
     assert (budget.params["learning_rate"], budget.params["batch_size"]) == (0.002, 256)
     large = Budget.parse("1000:2:5:cosine:1024")
     assert large.name == "1000:2:5:cosine:1024" and Budget.parse(large.name) == large
@@ -79,17 +85,18 @@ def test_cli_budget_study_fits_each_rule_on_validation_rows(tmp_path, capsys):
     data_dir = write_data_dir(tmp_path / "data", {101: ("alpha", table)})
     output = tmp_path / "study"
     argv = ["budget", "--data-dir", str(data_dir), "--seeds", "0"]
-    argv += ["--output", str(output), "--budgets", "400:2:3", "100:1:2:cosine"]
+    argv += ["--output", str(output), "--budgets", "400:2:3", "100:1:2:constant"]
     assert main(argv) == 0
     results = pd.read_csv(output / RESULTS_FILE)
     fit, _ = validation_split(table["target"].to_numpy(), 0)
     assert len(fit) == 48
-    assert results.budget.tolist() == ["400:2:3:constant", "100:1:2:cosine"]
+    assert results.budget.tolist() == ["400:2:3:cosine", "100:1:2:constant"]
     # ceil(400 / 48) = 9 epochs, clipped to 3; ceil(100 / 48) = 3, clipped to 2
+    # (a budget without a schedule has the transformer's default, cosine)
     assert results.max_epochs.tolist() == [3, 2]
     assert (results.n_fit == 48).all() and results.accuracy.between(0, 1).all()
     printed = capsys.readouterr().out
-    assert "| 100:1:2:cosine |" in printed and "speed-up" in printed
+    assert "| 100:1:2:constant |" in printed and "speed-up" in printed
     assert (output / FIGURE_FILE).read_bytes()[:8] == PNG_SIGNATURE
     # A rerun finds every budget done and fits nothing; a budget added to
     # the list is the only one fitted.
@@ -97,8 +104,8 @@ def test_cli_budget_study_fits_each_rule_on_validation_rows(tmp_path, capsys):
     assert len(pd.read_csv(output / RESULTS_FILE)) == 2
     assert main([*argv, "50:1:1"]) == 0
     again = pd.read_csv(output / RESULTS_FILE)
-    assert again.budget.tolist() == [*results.budget, "50:1:1:constant"]
-    assert "| 50:1:1:constant |" in capsys.readouterr().out
+    assert again.budget.tolist() == [*results.budget, "50:1:1:cosine"]
+    assert "| 50:1:1:cosine |" in capsys.readouterr().out
 
 
 def test_cli_budget_rejects_a_malformed_rule(tmp_path, capsys):

@@ -164,7 +164,9 @@ def test_fit_steps_the_learning_rate_along_the_schedule(monkeypatch, schedule):
     # Each step's rate, then the configured rate restored for partial_fit.
     assert rates[:-1] == pytest.approx(0.01 * factors, rel=1e-12)
     assert rates[-1] == 0.01
-    constant = ContrastiveVAETransformer(**params).fit(X)
+    constant = ContrastiveVAETransformer(
+        **params, learning_rate_schedule="constant"
+    ).fit(X)
     assert not np.array_equal(model.transform(X), constant.transform(X))
     again = ContrastiveVAETransformer(**params, learning_rate_schedule=schedule)
     assert np.array_equal(again.fit(X).transform(X), model.transform(X))

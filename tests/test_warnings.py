@@ -112,13 +112,15 @@ def test_only_a_fixed_max_epochs_warns_when_the_budget_runs_out():
 
 
 def test_a_default_fit_prints_no_warning():
-    # 300 rows of digits: the default fit uses up the budget "auto" chose
-    # (and warned about it before the policy above).
+    # 300 rows of digits: the default fit (100 epochs) used up the budget
+    # "auto" chose under a constant rate (and warned about it before the
+    # policy above); under the cosine schedule the training loss stops
+    # improving as the rate reaches 0, a little before the budget ends.
     X, _ = load_digits(return_X_y=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         est = ContrastiveVAETransformer(random_state=0).fit(X[:300])
-    assert est.n_iter_ == est.max_epochs_ == 100
+    assert est.max_epochs_ == 100 and est.n_iter_ > 50
 
 
 def test_a_default_grid_search_prints_no_warning():
