@@ -2,6 +2,7 @@
 time-to-accuracy line."""
 
 import io
+import shutil
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from skssl.benchmark._speed import (
     format_row,
     format_time_to_accuracy,
     measure,
+    measure_compiled,
     measure_time_to_accuracy,
     reached_target,
     run_speed,
@@ -200,3 +202,14 @@ def test_speed_cli_chooses_or_skips_the_accuracy_dataset(
     monkeypatch.setattr(_cli, "run_speed", lambda **kwargs: calls.append(kwargs))
     assert _cli.main(["speed", *options]) == 0
     assert calls[0]["accuracy"] == accuracy
+
+
+@pytest.mark.skipif(
+    shutil.which("g++") is None and shutil.which("c++") is None,
+    reason="torch.compile's CPU backend needs a C++ compiler",
+)
+def test_compiled_step_is_timed_beside_the_eager_step():
+    small = {"n_components": 16, "latent_dim": 4, "projection_dim": 8}
+    ab = measure_compiled(200, 4, 32, "cpu", n_steps=2, n_rounds=1, params=small)
+    assert ab["eager"] > 0 and ab["compiled"] > 0 and ab["compile_seconds"] > 0
+    assert 0 < ab["eager_fraction"] < 5 and 0 < ab["compiled_fraction"] < 5

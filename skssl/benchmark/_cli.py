@@ -358,6 +358,12 @@ def build_parser():
         "in float32",
     )
     speed.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time skssl's step with its networks under torch.compile "
+        "against the eager step, in turns (one line per configuration)",
+    )
+    speed.add_argument(
         "--no-reference",
         action="store_true",
         help="skip the reference loops (DataLoader and skorch)",
@@ -616,6 +622,7 @@ def main(argv=None):
             threads=args.threads,
             params={"mixed_precision": args.mixed_precision},
             accuracy=None if args.no_accuracy else args.accuracy_dataset,
+            compiled=args.compile,
         )
         return 0
     _check_args(args, parser)

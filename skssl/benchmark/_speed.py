@@ -32,6 +32,7 @@ accuracy on the held-out rows (:func:`measure_time_to_accuracy`).
 """
 
 import copy
+import functools
 import math
 import multiprocessing
 import resource
@@ -278,6 +279,65 @@ def measure(
         matmul_gflops=matmul,
         matmul_fraction=achieved / matmul,
     )
+
+
+# The networks torch.compile compiles in :func:`measure_compiled`.
+COMPILED_NETWORKS = ("encoder", "decoder", "projection")
+
+
+def measure_compiled(
+    n_rows, n_columns, batch_size, device="auto", n_steps=50, n_rounds=5, params=None
+):
+    """skssl's training step eager and under ``torch.compile``, in turns.
+
+    Two runs with the same initial networks and random stream; in the second
+    the networks (:data:`COMPILED_NETWORKS`, inductor's default mode, static
+    shapes) are compiled. The loss functions, augmentation and optimiser stay
+    eager: the augmentation's draws from a ``torch.Generator`` break graphs.
+
+    Returns
+    -------
+    dict
+        ``eager`` and ``compiled`` rows/s, ``compile_seconds`` (the first
+        compiled steps), and ``eager_fraction`` and ``compiled_fraction`` of
+        the matmul rate.
+    """
+    device = resolve_device(device)
+    params = {**DEFAULT_PARAMS, **(params or {})}
+    X = _table(n_rows, n_columns, seed=0)
+    batch_size = min(batch_size, n_rows)
+    runs = {
+        name: start_run(X, params, device, batch_size) for name in ("eager", "compiled")
+    }
+    for name in COMPILED_NETWORKS:
+        getattr(runs["compiled"].model, name).compile(dynamic=False)
+    with runs["eager"].optimizer() as eager, runs["compiled"].optimizer() as compiled:
+        optimizers = {"eager": eager, "compiled": compiled}
+        loops = {
+            name: functools.partial(_train_and_read, run, optimizers[name])
+            for name, run in runs.items()
+        }
+        start = time.perf_counter()
+        loops["compiled"](2)
+        compile_seconds = time.perf_counter() - start
+        rates = interleaved_rates(
+            loops, n_steps, WARMUP_STEPS, n_rounds, batch_size, device
+        )
+        flops = count_flops(lambda: runs["eager"].train_steps(1, eager))
+        matmul = _matmul_gflops(runs["eager"].model, batch_size, device, n_rounds)
+    fraction = {
+        name: flops * rate / batch_size / 1e9 / matmul for name, rate in rates.items()
+    }
+    return {
+        **rates,
+        "compile_seconds": compile_seconds,
+        "eager_fraction": fraction["eager"],
+        "compiled_fraction": fraction["compiled"],
+    }
+
+
+def _train_and_read(run, optimizer, n_steps):
+    run.train_steps(n_steps, optimizer).tolist()
 
 
 @dataclass
@@ -580,6 +640,7 @@ def run_speed(
     params=None,
     accuracy=DEFAULT_ACCURACY_DATASET,
     accuracy_params=None,
+    compiled=False,
     out=None,
 ):
     """Print the speed table, one configuration per line as it finishes,
@@ -590,6 +651,8 @@ def run_speed(
     (:func:`measure_time_to_accuracy` on the dataset ``accuracy``, in this
     process; None skips it) uses the package's defaults with ``params`` and
     then ``accuracy_params`` over them, with ``threads`` torch threads.
+    ``compiled`` adds, per configuration, a line comparing the step eager and
+    under ``torch.compile`` (:func:`measure_compiled`, in this process).
 
     Returns
     -------
@@ -647,6 +710,30 @@ def run_speed(
                 )
                 results.append(result)
                 print(format_row(result), file=out, flush=True)
+    if compiled:
+        for n_rows in rows:
+            for n_columns in columns:
+                for batch_size in batch_sizes:
+                    with _torch_threads(threads):
+                        ab = measure_compiled(
+                            n_rows,
+                            n_columns,
+                            batch_size,
+                            device,
+                            n_steps,
+                            n_rounds,
+                            params,
+                        )
+                    print(
+                        f"torch.compile, {n_rows:,} x {n_columns}, batch "
+                        f"{batch_size}: {ab['compiled']:,.0f} rows/s "
+                        f"({ab['compiled_fraction']:.0%} of matmul) against "
+                        f"{ab['eager']:,.0f} eager ({ab['eager_fraction']:.0%}), "
+                        f"{ab['compiled'] / ab['eager']:.2f}x; compiling took "
+                        f"{ab['compile_seconds']:.1f} s",
+                        file=out,
+                        flush=True,
+                    )
     time_to_accuracy = None
     if accuracy is not None:
         kwargs = {
