@@ -446,11 +446,10 @@ def _run_budget_study(args, parser):
         budgets = list(dict.fromkeys(map(Budget.parse, args.budgets)))
     except ValueError as exc:
         parser.error(f"--budgets: {exc}")
-    try:
-        refs, source = _dataset_refs(args)
-    except (OSError, ValueError, RuntimeError) as exc:
-        print(f"skssl-benchmark: error: {exc}", file=sys.stderr)
+    selected = _selected_datasets(args)
+    if selected is None:
         return 2
+    refs, source = selected
     print(
         f"{len(refs)} datasets ({source}) x {len(args.seeds)} seeds x "
         f"{len(budgets)} budgets, on validation rows.",
@@ -464,6 +463,20 @@ def _run_budget_study(args, parser):
     print(pareto_markdown(table, reference))
     plot_pareto(table, args.output / FIGURE_FILE)
     return 0
+
+
+def _selected_datasets(args):
+    """``(refs, source)`` of :func:`_dataset_refs`; None, the error printed,
+    when they cannot be read or none is selected."""
+    try:
+        refs, source = _dataset_refs(args)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"skssl-benchmark: error: {exc}", file=sys.stderr)
+        return None
+    if not refs:
+        print("skssl-benchmark: error: no datasets selected", file=sys.stderr)
+        return None
+    return refs, source
 
 
 def _dataset_refs(args):
@@ -630,14 +643,10 @@ def main(argv=None):
         methods = _methods(args)
     except ValueError as exc:  # a malformed ssl[...] setting
         parser.error(f"--methods: {exc}")
-    try:
-        refs, source = _dataset_refs(args)
-    except (OSError, ValueError, RuntimeError) as exc:
-        print(f"skssl-benchmark: error: {exc}", file=sys.stderr)
+    selected = _selected_datasets(args)
+    if selected is None:
         return 2
-    if not refs:
-        print("skssl-benchmark: error: no datasets selected", file=sys.stderr)
-        return 2
+    refs, source = selected
 
     split = HOLDOUT
     if getattr(args, "openml_splits", False):
