@@ -36,19 +36,19 @@ def learning_rate_factors(schedule: str, n_steps: int) -> np.ndarray | None:
         return _half_cosine(steps / n_steps, 1.0, 0.0)
     if schedule == "warmup_cosine":
         rise = max(1, round(WARMUP_SHARE * n_steps))
-        return np.where(
-            steps < rise,
-            (steps + 1) / rise,
-            _half_cosine((steps - rise) / max(n_steps - rise, 1), 1.0, 0.0),
-        )
+        return _rise_then_decay(steps, rise, (steps + 1) / rise)
     if schedule == "one_cycle":
         rise = max(1, round(ONE_CYCLE_RISE_SHARE * n_steps))
-        return np.where(
-            steps < rise,
-            _half_cosine(steps / rise, ONE_CYCLE_START, 1.0),
-            _half_cosine((steps - rise) / max(n_steps - rise, 1), 1.0, 0.0),
+        return _rise_then_decay(
+            steps, rise, _half_cosine(steps / rise, ONE_CYCLE_START, 1.0)
         )
     raise ValueError(f"Unknown learning-rate schedule {schedule!r}.")
+
+
+def _rise_then_decay(steps, rise, rising):
+    """``rising`` over the first ``rise`` steps, then a half cosine from 1 to 0."""
+    decaying = _half_cosine((steps - rise) / max(len(steps) - rise, 1), 1.0, 0.0)
+    return np.where(steps < rise, rising, decaying)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, learning_rate: float):

@@ -334,8 +334,12 @@ def minibatch_indices(n_samples, batch_size, generator, device):
     """
     perm = torch.randperm(n_samples, generator=generator, device=generator.device)
     perm = perm.to(device)
-    n_batches = max(1, n_samples // batch_size)
-    return torch.tensor_split(perm, n_batches)
+    return torch.tensor_split(perm, n_minibatches(n_samples, batch_size))
+
+
+def n_minibatches(n_samples, batch_size):
+    """Minibatches per epoch of :func:`minibatch_indices`."""
+    return max(1, n_samples // batch_size)
 
 
 class RowReservoir:

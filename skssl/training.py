@@ -66,6 +66,7 @@ from ._training_data import (
     RowReservoir,
     TrainingData,
     device_row_limit,
+    n_minibatches,
 )
 from ._warnings import warn_at_caller
 
@@ -502,7 +503,7 @@ class TrainingRun:
         At the end the optimiser's rate is ``learning_rate`` again, so the
         state ``partial_fit`` resumes from carries the configured rate.
         """
-        steps_per_epoch = max(1, self.data.n_samples // self.batch_size)
+        steps_per_epoch = n_minibatches(self.data.n_samples, self.batch_size)
         factors = learning_rate_factors(schedule, n_epochs * steps_per_epoch)
         if factors is None:
             yield

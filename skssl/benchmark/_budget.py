@@ -5,17 +5,15 @@ show about ``ROWS`` training rows, clipped to ``[LOW, HIGH]``, as
 ``max_epochs="auto"`` does), a learning-rate schedule, a batch size and a
 learning rate (by default the transformer's, scaled by the square root of the
 batch size's ratio to the default batch size, the rule for Adam of arXiv
-2205.10287). Per dataset and
-seed, the transformer is fitted under every budget back to back in one
-worker, so that a slow spell of a shared machine falls on all budgets of a
-cell alike, on the validation protocol's fit rows (never the test rows),
-then probed on its validation rows as ``skssl-benchmark cc18 --validation
---methods ssl`` probes.
+2205.10287). Per dataset and seed, the transformer is fitted under every
+budget back to back in one worker, so that a slow spell of a shared machine
+falls on all budgets of a cell alike, on the validation protocol's fit rows
+(never the test rows), then probed on its validation rows as
+``skssl-benchmark cc18 --validation --methods ssl`` probes.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 import warnings
@@ -39,12 +37,7 @@ RESULTS_FILE = "budget.csv"
 FIGURE_FILE = "budget.png"
 # The columns of RESULTS_FILE that say which cell a row belongs to.
 CELL = ["dataset", "seed"]
-_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(
-        ContrastiveVAETransformer
-    ).parameters.items()
-}
+_DEFAULTS = ContrastiveVAETransformer().get_params()
 
 
 @dataclass(frozen=True)
@@ -82,33 +75,34 @@ class Budget:
                 f"budget {text!r} is not ROWS:LOW:HIGH[:SCHEDULE[:BATCH[:LR]]] "
                 "(or auto)"
             )
-        learning_rate = [None]
-        if len(parts) == 6:
+        # The fields a budget leaves out take the class's defaults.
+        parts += [None] * (6 - len(parts))
+        rows_seen, low, high, schedule, batch_size, learning_rate = parts
+        if learning_rate is not None:
             try:
-                learning_rate = [float(parts.pop())]
+                learning_rate = float(learning_rate)
             except ValueError:
                 raise ValueError(f"budget {text!r}: LR is a number") from None
-            if not learning_rate[0] > 0:
+            if not learning_rate > 0:
                 raise ValueError(f"budget {text!r}: need LR > 0")
-        integers = parts[:3] + parts[4:]
         try:
-            rows_seen, low, high, *batch_size = (int(part) for part in integers)
+            rows_seen, low, high = int(rows_seen), int(low), int(high)
+            batch_size = cls.batch_size if batch_size is None else int(batch_size)
         except ValueError:
             raise ValueError(
                 f"budget {text!r}: ROWS, LOW, HIGH and BATCH are integers"
             ) from None
-        if not 1 <= low <= high or rows_seen < 1 or min(batch_size, default=2) < 2:
+        if not 1 <= low <= high or rows_seen < 1 or batch_size < 2:
             raise ValueError(
                 f"budget {text!r}: need ROWS >= 1, 1 <= LOW <= HIGH and BATCH >= 2"
             )
-        schedule = parts[3] if len(parts) > 3 else cls.schedule
+        schedule = cls.schedule if schedule is None else schedule
         if schedule not in LEARNING_RATE_SCHEDULES:
             raise ValueError(
                 f"budget {text!r}: schedule {schedule!r} is none of "
                 f"{', '.join(LEARNING_RATE_SCHEDULES)}"
             )
-        batch_size = batch_size or [_DEFAULTS["batch_size"]]
-        return cls(rows_seen, low, high, schedule, *batch_size, *learning_rate)
+        return cls(rows_seen, low, high, schedule, batch_size, learning_rate)
 
     @property
     def name(self) -> str:

@@ -285,9 +285,11 @@ def build_parser():
         parents=[selection],
         help="time-to-accuracy study of the epoch budget, on validation rows",
         description="Fits ContrastiveVAETransformer under each --budgets rule "
-        "(ROWS:LOW:HIGH[:SCHEDULE]: the epochs that show about ROWS training "
-        "rows, clipped to [LOW, HIGH], and a learning_rate_schedule; 'auto' is "
-        "max_epochs='auto') on the validation protocol's fit rows of each "
+        "(ROWS:LOW:HIGH[:SCHEDULE[:BATCH[:LR]]]: the epochs that show about "
+        "ROWS training rows, clipped to [LOW, HIGH], a learning_rate_schedule, "
+        "a batch size and a learning rate, by default the transformer's scaled "
+        "by the square root of BATCH / 256; 'auto' is max_epochs='auto' with "
+        "the transformer's defaults) on the validation protocol's fit rows of each "
         "dataset and seed, all budgets of a cell back to back in one worker, "
         "and probes each on the validation rows (the test rows are never "
         "read). Writes OUTPUT/budget.csv, prints the Pareto table (mean "

@@ -32,7 +32,7 @@ accuracy on the held-out rows (:func:`measure_time_to_accuracy`).
 """
 
 import copy
-import functools
+import itertools
 import math
 import multiprocessing
 import resource
@@ -311,19 +311,18 @@ def measure_compiled(
     }
     for name in COMPILED_NETWORKS:
         getattr(runs["compiled"].model, name).compile(dynamic=False)
-    with runs["eager"].optimizer() as eager, runs["compiled"].optimizer() as compiled:
-        optimizers = {"eager": eager, "compiled": compiled}
-        loops = {
-            name: functools.partial(_train_and_read, run, optimizers[name])
-            for name, run in runs.items()
-        }
+    with (
+        _skssl_loop(runs["eager"]) as (eager_train, eager_step),
+        _skssl_loop(runs["compiled"]) as (compiled_train, _),
+    ):
+        loops = {"eager": eager_train, "compiled": compiled_train}
         start = time.perf_counter()
-        loops["compiled"](2)
+        compiled_train(2)
         compile_seconds = time.perf_counter() - start
         rates = interleaved_rates(
             loops, n_steps, WARMUP_STEPS, n_rounds, batch_size, device
         )
-        flops = count_flops(lambda: runs["eager"].train_steps(1, eager))
+        flops = count_flops(eager_step)
         matmul = _matmul_gflops(runs["eager"].model, batch_size, device, n_rounds)
     fraction = {
         name: flops * rate / batch_size / 1e9 / matmul for name, rate in rates.items()
@@ -336,8 +335,15 @@ def measure_compiled(
     }
 
 
-def _train_and_read(run, optimizer, n_steps):
-    run.train_steps(n_steps, optimizer).tolist()
+def format_compiled(n_rows, n_columns, batch_size, ab):
+    """The line of :func:`measure_compiled`'s figures ``ab``."""
+    return (
+        f"torch.compile, {n_rows:,} x {n_columns}, batch {batch_size}: "
+        f"{ab['compiled']:,.0f} rows/s ({ab['compiled_fraction']:.0%} of matmul) "
+        f"against {ab['eager']:,.0f} eager ({ab['eager_fraction']:.0%}), "
+        f"{ab['compiled'] / ab['eager']:.2f}x; compiling took "
+        f"{ab['compile_seconds']:.1f} s"
+    )
 
 
 @dataclass
@@ -693,47 +699,30 @@ def run_speed(
     )
     print(_HEADER, file=out)
     print("|" + "---|" * (_HEADER.count("|") - 1), file=out)
+    configurations = list(itertools.product(rows, columns, batch_sizes))
     results = []
-    for n_rows in rows:
-        for n_columns in columns:
-            for batch_size in batch_sizes:
-                result = measure_isolated(
-                    threads=threads,
-                    n_rows=n_rows,
-                    n_columns=n_columns,
-                    batch_size=batch_size,
-                    device=device,
-                    n_steps=n_steps,
-                    n_rounds=n_rounds,
-                    reference=reference,
-                    params=params,
-                )
-                results.append(result)
-                print(format_row(result), file=out, flush=True)
+    for n_rows, n_columns, batch_size in configurations:
+        result = measure_isolated(
+            threads=threads,
+            n_rows=n_rows,
+            n_columns=n_columns,
+            batch_size=batch_size,
+            device=device,
+            n_steps=n_steps,
+            n_rounds=n_rounds,
+            reference=reference,
+            params=params,
+        )
+        results.append(result)
+        print(format_row(result), file=out, flush=True)
     if compiled:
-        for n_rows in rows:
-            for n_columns in columns:
-                for batch_size in batch_sizes:
-                    with _torch_threads(threads):
-                        ab = measure_compiled(
-                            n_rows,
-                            n_columns,
-                            batch_size,
-                            device,
-                            n_steps,
-                            n_rounds,
-                            params,
-                        )
-                    print(
-                        f"torch.compile, {n_rows:,} x {n_columns}, batch "
-                        f"{batch_size}: {ab['compiled']:,.0f} rows/s "
-                        f"({ab['compiled_fraction']:.0%} of matmul) against "
-                        f"{ab['eager']:,.0f} eager ({ab['eager_fraction']:.0%}), "
-                        f"{ab['compiled'] / ab['eager']:.2f}x; compiling took "
-                        f"{ab['compile_seconds']:.1f} s",
-                        file=out,
-                        flush=True,
-                    )
+        for n_rows, n_columns, batch_size in configurations:
+            with _torch_threads(threads):
+                ab = measure_compiled(
+                    n_rows, n_columns, batch_size, device, n_steps, n_rounds, params
+                )
+            line = format_compiled(n_rows, n_columns, batch_size, ab)
+            print(line, file=out, flush=True)
     time_to_accuracy = None
     if accuracy is not None:
         kwargs = {
