@@ -1,4 +1,5 @@
-"""Diagnostics of learned embeddings: alignment, uniformity, collapse.
+"""Diagnostics of learned embeddings: alignment, uniformity, collapse, and how
+much a representation changed (linear CKA).
 
 Every function accepts numpy arrays (or anything ``numpy.asarray`` takes) and
 torch tensors (detached and moved to the CPU here), computes in float64 numpy
@@ -132,6 +133,45 @@ def effective_rank(z: ArrayLike) -> float:
     p = singular_values / total
     p = p[p > 0]
     return float(np.exp(-np.sum(p * np.log(p))))
+
+
+def linear_cka(z1: ArrayLike, z2: ArrayLike) -> float:
+    """Linear centred kernel alignment (Kornblith et al. 2019, arXiv:1905.00414).
+
+    ``||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` with ``X = z1`` and
+    ``Y = z2`` column-centred: a similarity of two representations of the same
+    rows, in [0, 1], invariant to rotations and isotropic scaling of either
+    (so it compares what the representations tell apart, not their
+    coordinates); the widths may differ. 1 for representations equal up to
+    those; 0.0 when either is constant.
+
+    Parameters
+    ----------
+    z1 : array-like or Tensor of shape (n, d1)
+    z2 : array-like or Tensor of shape (n, d2)
+        Row ``i`` of both is sample ``i``.
+
+    Returns
+    -------
+    float
+    """
+    x, y = _as_array(z1), _as_array(z2)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"Row counts differ: {x.shape[0]} and {y.shape[0]}.")
+    x = x - x.mean(axis=0, keepdims=True)
+    y = y - y.mean(axis=0, keepdims=True)
+    # tr(X X^T Y Y^T) = ||Y^T X||_F^2: the n x n (Gram) form when there are
+    # fewer rows than columns, the d x d form otherwise, whichever is smaller.
+    if x.shape[0] < max(x.shape[1], y.shape[1]):
+        gram_x, gram_y = x @ x.T, y @ y.T
+        cross = float(np.sum(gram_x * gram_y))
+        norms = np.linalg.norm(gram_x) * np.linalg.norm(gram_y)
+    else:
+        cross = float(np.linalg.norm(y.T @ x) ** 2)
+        norms = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
+    if not norms > 0:
+        return 0.0
+    return float(min(cross / norms, 1.0))
 
 
 def relative_variance(z: ArrayLike) -> float:
