@@ -8,6 +8,7 @@ in large chunks of pre-shuffled rows, so that neither memory nor per-step
 host-device traffic limits training.
 """
 
+import operator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -55,13 +56,22 @@ class Batch:
         return self.numeric.shape[0]
 
     def rows(self, index):
+        """The rows ``index`` (a slice, or a tensor of row numbers)."""
+        if isinstance(index, slice):
+            take = operator.itemgetter(index)
+        else:
+            # index_select gathers a minibatch's rows several times faster
+            # than indexing does on the CPU (docs/scale.md); same values.
+            def take(values):
+                return values.index_select(0, index)
+
         return Batch(
-            self.numeric[index],
-            self.observed[index],
-            self.categorical[index],
+            take(self.numeric),
+            take(self.observed),
+            take(self.categorical),
             self.complete,
-            None if self.labels is None else self.labels[index],
-            None if self.weights is None else self.weights[index],
+            None if self.labels is None else take(self.labels),
+            None if self.weights is None else take(self.weights),
         )
 
     def ordered_batches(self, batch_size):

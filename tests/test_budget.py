@@ -11,9 +11,13 @@ from skssl.benchmark._budget import (  # noqa: E402
     FIGURE_FILE,
     RESULTS_FILE,
     Budget,
+    EpochRecord,
+    StoppingRule,
+    _cell,
     pareto_table,
 )
 from skssl.benchmark._cli import main  # noqa: E402
+from skssl.benchmark._data import read_manifest  # noqa: E402
 from skssl.benchmark._protocol import validation_split  # noqa: E402
 from skssl.training import resolve_max_epochs  # noqa: E402
 from tests.test_benchmark import PNG_SIGNATURE, make_table, write_data_dir  # noqa: E402
@@ -113,3 +117,69 @@ def test_cli_budget_rejects_a_malformed_rule(tmp_path, capsys):
         main(["budget", "--data-dir", str(tmp_path), "--budgets", "10:2"])
     assert exit_info.value.code == 2
     assert "--budgets: budget '10:2'" in capsys.readouterr().err
+
+
+def test_stopping_rules_parse_and_name_themselves():
+    budget = Budget.parse("1000:2:5:constant+change:0.005:3")
+    assert budget.stopping == StoppingRule("change", 0.005, 3)
+    assert budget.name == "1000:2:5:constant+change:0.005:3"
+    assert Budget.parse(budget.name) == budget
+    assert Budget.parse("auto+loss:0.01:2").name == (
+        f"{Budget.parse('auto').name}+loss:0.01:2"
+    )
+    for bad, message in [
+        ("auto+speed:0.1:2", "SIGNAL one of loss, change, au"),
+        ("auto+loss:0.1", "is not SIGNAL:THRESHOLD:PATIENCE"),
+        ("auto+loss:x:2", "THRESHOLD is a number"),
+        ("auto+loss:0.1:0", "PATIENCE >= 1"),
+        ("auto+loss:-1:2", "THRESHOLD > 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            Budget.parse(bad)
+
+
+def test_stopping_rules_fire_after_patience_epochs_below_threshold():
+    record = EpochRecord()
+    record.losses = [10.0, 5.0, 4.99, 4.98, 4.0, 3.999, 3.998, 3.997]
+    record.epoch_seconds = [1.0] * 8
+    # Representation signals: index 0 is the untrained networks'.
+    record.change = [0.5, 0.2, 0.004, 0.3, 0.004, 0.003, 0.002, 0.001]
+    record.alignment = [1.0, 0.5, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4]
+    record.uniformity = [-1.0, -2.0, -3.0, -3.1, -3.1, -3.1, -3.1, -3.1, -3.1]
+    record.signal_seconds = {"loss": [0.0] * 9, "change": [0.25] * 9, "au": [0.5] * 9}
+    # Relative improvements: inf, 0.5, 0.002, 0.002, 0.197, 0.00025, ...
+    assert StoppingRule("loss", 0.01, 2).stop_epoch(record) == 4
+    assert StoppingRule("loss", 0.01, 3).stop_epoch(record) == 8
+    assert StoppingRule("loss", 1e-5, 1).stop_epoch(record) == 8  # never fires
+    assert StoppingRule("change", 0.01, 1).stop_epoch(record) == 3
+    assert StoppingRule("change", 0.01, 2).stop_epoch(record) == 6
+    # au: max |change| of alignment and uniformity: 1, 1, 0.1, 0, 0, ...
+    assert StoppingRule("au", 0.05, 2).stop_epoch(record) == 5
+    # The seconds count the epochs and the signal's observations, the
+    # untrained networks' included.
+    assert StoppingRule("change", 0.01, 2).seconds(record, 6) == 6 + 7 * 0.25
+    assert StoppingRule("loss", 0.01, 2).seconds(record, 4) == 4
+
+
+def test_a_recorded_fit_reproduces_the_plain_fit_and_its_rules_stop_it_sooner(
+    tmp_path,
+):
+    table = make_table(120, seed=1)
+    data_dir = write_data_dir(tmp_path / "data", {7: ("beta", table)})
+    (ref,) = read_manifest(data_dir)
+    plain = Budget.parse("8000:1:80:constant")
+    rules = [Budget.parse(f"{plain.name}+{rule}") for rule in ("loss:0.5:1", "au:9:1")]
+    (fitted,) = _cell(ref, 0, [plain], threads=1)
+    recorded = _cell(ref, 0, [plain, *rules], threads=1)
+    # Read off the record with the transformer's own plateau rule, the plain
+    # budget stops where a plain fit stops, with the same weights.
+    assert fitted["n_epochs"] < fitted["max_epochs"] == 80
+    assert recorded[0]["budget"] == plain.name
+    assert recorded[0]["n_epochs"] == fitted["n_epochs"]
+    assert recorded[0]["accuracy"] == fitted["accuracy"]
+    # loss:0.5:1 fires at the first epoch improving by under half; au:9:1 at
+    # epoch 1 (alignment and uniformity move by less than 9 in any epoch).
+    assert 1 < recorded[1]["n_epochs"] < fitted["n_epochs"]
+    assert recorded[2]["n_epochs"] == 1
+    assert recorded[2]["ssl_fit_seconds"] < recorded[0]["ssl_fit_seconds"]
+    assert all(0 <= row["accuracy"] <= 1 for row in recorded)

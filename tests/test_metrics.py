@@ -23,6 +23,39 @@ def _rank_k(n, d, k, seed=0):
     return left @ right.T + rng.standard_normal(d)  # an offset: centring removes it
 
 
+# -- linear CKA ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [40, 400])  # the Gram form (n < d) and the d x d form
+def test_linear_cka_is_one_up_to_rotation_scale_and_offset(n):
+    z = _isotropic(n, 64)
+    rotation, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((64, 64)))
+    assert metrics.linear_cka(z, z) == pytest.approx(1.0)
+    assert metrics.linear_cka(z, 3.0 * z @ rotation + 5.0) == pytest.approx(1.0)
+    # a column more (widths may differ) that repeats one: still the same rows
+    assert metrics.linear_cka(z, np.hstack([z, np.zeros((n, 1))])) == pytest.approx(1)
+
+
+def test_linear_cka_forms_agree_and_fall_for_unrelated_representations():
+    rng = np.random.default_rng(0)
+    x, noise = rng.standard_normal((200, 8)), rng.standard_normal((200, 8))
+    # The same pair by the n x n form (padded to 300 columns) and the d x d form.
+    wide = np.hstack([x, np.zeros((200, 292))])
+    for mix in (0.0, 0.5, 2.0):
+        y = x + mix * noise
+        assert metrics.linear_cka(wide, y) == pytest.approx(metrics.linear_cka(x, y))
+    values = [metrics.linear_cka(x, x + mix * noise) for mix in (0.0, 0.5, 2.0)]
+    assert values[0] > values[1] > values[2]
+    assert metrics.linear_cka(x, noise) < 0.15  # independent: near 0 (d/n)
+
+
+def test_linear_cka_of_a_constant_representation_is_zero_and_rows_must_match():
+    z = _isotropic(50, 4)
+    assert metrics.linear_cka(z, np.ones((50, 3))) == 0.0
+    with pytest.raises(ValueError, match="Row counts differ: 50 and 49"):
+        metrics.linear_cka(z, z[:49])
+
+
 # -- alignment -------------------------------------------------------------------
 
 

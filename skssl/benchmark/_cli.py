@@ -292,7 +292,14 @@ def build_parser():
         "the transformer's defaults) on the validation protocol's fit rows of each "
         "dataset and seed, all budgets of a cell back to back in one worker, "
         "and probes each on the validation rows (the test rows are never "
-        "read). Writes OUTPUT/budget.csv, prints the Pareto table (mean "
+        "read). A budget may end in a stopping rule, +SIGNAL:THRESHOLD:PATIENCE: "
+        "stop after PATIENCE epochs in a row whose SIGNAL is below THRESHOLD, "
+        "SIGNAL being loss (the training loss's relative improvement), change "
+        "(1 - linear CKA between consecutive epochs' representations of 1,024 "
+        "training rows) or au (the change of their alignment and uniformity); "
+        "the budgets that differ only by their rules share one recorded fit, "
+        "read off epoch by epoch. Writes OUTPUT/budget.csv, prints the Pareto "
+        "table (mean "
         "accuracy, total fit time, speed-up against the first budget) and "
         "draws OUTPUT/budget.png.",
     )
