@@ -259,6 +259,7 @@ class EpochRecord:
         return float(sum(self.epoch_seconds[:epoch]))
 
     def signal(self, name: str) -> list:
+        """The signal ``name`` of :class:`StoppingRule`, one value per epoch."""
         if name == "loss":
             best = np.minimum.accumulate(self.losses)
             # Epoch 1 improves on nothing: it never counts as a plateau.
