@@ -34,8 +34,6 @@ import numpy as np
 import pandas as pd
 import torch
 from joblib import Parallel, delayed
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from skssl import ContrastiveVAETransformer, metrics
 from skssl._diagnostics import RepresentationMonitor
@@ -50,7 +48,7 @@ from skssl.training import (
 )
 
 from ._data import load_dataset
-from ._methods import MethodContext, make_probe, ssl_probe
+from ._methods import MethodContext, probe_accuracy, ssl_probe, ssl_transformer
 from ._protocol import validation_split
 from ._runner import limited_threads
 
@@ -389,7 +387,7 @@ def _cell(ref, seed, budgets, threads):
                 rows += [
                     {**cell, **row}
                     for row in _recorded_budgets(
-                        base, group, seed, X_fit, y_fit, X_validation, y_validation
+                        base, group, context, X_fit, y_fit, X_validation, y_validation
                     )
                 ]
     return rows
@@ -412,15 +410,16 @@ def _fitted_budget(budget, context, X_fit, y_fit, X_validation, y_validation):
     }
 
 
-def _recorded_budgets(base, group, seed, X_fit, y_fit, X_validation, y_validation):
+def _recorded_budgets(base, group, context, X_fit, y_fit, X_validation, y_validation):
     """The budgets of ``group`` (``base``, with and without stopping rules)
     from one recorded fit under ``base``."""
     max_epochs = base.epochs(len(X_fit))
-    ssl = _RecordedTransformer(
+    ssl = ssl_transformer(
+        context,
+        _RecordedTransformer,
         max_epochs=max_epochs,
         # Never stops on the plateau: the rules are read off the record.
         n_iter_no_change=max_epochs + 1,
-        random_state=seed,
         **base.params,
     ).fit(X_fit)
     record = ssl.record_
@@ -434,10 +433,13 @@ def _recorded_budgets(base, group, seed, X_fit, y_fit, X_validation, y_validatio
             seconds = budget.stopping.seconds(record, epoch)
         if epoch not in accuracy:
             ssl.model_.load_state_dict(record.snapshots[epoch - 1])
-            probe = make_pipeline(StandardScaler(), make_probe(seed))
-            probe.fit(ssl.transform(X_fit), y_fit)
-            predicted = probe.predict(ssl.transform(X_validation))
-            accuracy[epoch] = float(np.mean(predicted == y_validation))
+            accuracy[epoch] = probe_accuracy(
+                ssl.transform(X_fit),
+                y_fit,
+                ssl.transform(X_validation),
+                y_validation,
+                context.seed,
+            )
         yield {
             "budget": budget.name,
             "accuracy": accuracy[epoch],

@@ -170,6 +170,13 @@ def make_probe(random_state):
     )
 
 
+def probe_accuracy(Z_fit, y_fit, Z_held_out, y_held_out, seed):
+    """The linear probe (:func:`make_probe` on standardised features) fitted
+    on ``Z_fit``, and its accuracy on the held-out rows."""
+    probe = Pipeline([("scale", StandardScaler()), ("probe", make_probe(seed))])
+    return float(probe.fit(Z_fit, y_fit).score(Z_held_out, y_held_out))
+
+
 class AtMostPCA(TransformerMixin, BaseEstimator):
     """PCA to ``n_components``, or fewer when the data have fewer dimensions.
 
@@ -220,22 +227,25 @@ class AtMostPCA(TransformerMixin, BaseEstimator):
         return self.pca_.transform(X)
 
 
-def ssl_transformer(context, **overrides):
+def ssl_transformer(context, estimator_class=ContrastiveVAETransformer, **overrides):
     """A :class:`ContrastiveVAETransformer`: defaults, CLI params, overrides.
 
     Parameters
     ----------
     context : MethodContext
+    estimator_class : type, default=ContrastiveVAETransformer
+        The transformer or a subclass of it (the budget study's records its
+        epochs).
     **overrides
         Method-specific parameters; they win over ``context.ssl_params``.
 
     Returns
     -------
-    transformer : ContrastiveVAETransformer
+    transformer : estimator_class
         Seeded with ``context.seed``.
     """
     params = {**context.ssl_params, **overrides, "random_state": context.seed}
-    return ContrastiveVAETransformer(**params)
+    return estimator_class(**params)
 
 
 def find_ssl_transformer(estimator):

@@ -48,14 +48,12 @@ import torch
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from torch.utils.flop_counter import FlopCounterMode
 
 from skssl import ContrastiveVAETransformer
 from skssl.training import TrainingRun, TrainingSession, resolve_device
 
-from ._methods import make_probe
+from ._methods import probe_accuracy
 from ._reference_loops import dataloader_loop, skorch_loop
 from ._timing import interleaved_rates, synchronize
 
@@ -458,12 +456,6 @@ def reached_target(validation_losses, epoch_seconds, fraction=TARGET_FRACTION):
     return target, epoch, float(sum(epoch_seconds[:epoch]))
 
 
-def _probe_accuracy(Z_fit, y_fit, Z_held_out, y_held_out, seed):
-    """The benchmark's probe on standardised features, scored on held-out rows."""
-    probe = make_pipeline(StandardScaler(), make_probe(seed))
-    return float(probe.fit(Z_fit, y_fit).score(Z_held_out, y_held_out))
-
-
 def measure_time_to_accuracy(
     dataset=DEFAULT_ACCURACY_DATASET,
     device="auto",
@@ -515,14 +507,14 @@ def measure_time_to_accuracy(
         session = estimator.timed_session_
         losses, seconds = session.validation_losses, session.epoch_seconds
         target, epoch, to_target = reached_target(losses, seconds, fraction)
-        accuracy = _probe_accuracy(
+        accuracy = probe_accuracy(
             estimator.transform(X_fit),
             y_fit,
             estimator.transform(X_held_out),
             y_held_out,
             seed,
         )
-        raw_accuracy = _probe_accuracy(X_fit, y_fit, X_held_out, y_held_out, seed)
+        raw_accuracy = probe_accuracy(X_fit, y_fit, X_held_out, y_held_out, seed)
     fit_seconds = float(sum(seconds))
     return TimeToAccuracy(
         dataset=dataset,
