@@ -416,7 +416,7 @@ def _recorded_budgets(base, group, context, X_fit, y_fit, X_validation, y_valida
     max_epochs = base.epochs(len(X_fit))
     ssl = ssl_transformer(
         context,
-        _RecordedTransformer,
+        estimator_class=_RecordedTransformer,
         max_epochs=max_epochs,
         # Never stops on the plateau: the rules are read off the record.
         n_iter_no_change=max_epochs + 1,

@@ -227,7 +227,7 @@ class AtMostPCA(TransformerMixin, BaseEstimator):
         return self.pca_.transform(X)
 
 
-def ssl_transformer(context, estimator_class=ContrastiveVAETransformer, **overrides):
+def ssl_transformer(context, *, estimator_class=ContrastiveVAETransformer, **overrides):
     """A :class:`ContrastiveVAETransformer`: defaults, CLI params, overrides.
 
     Parameters
