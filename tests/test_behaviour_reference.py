@@ -2,7 +2,9 @@
 
 The reference (``data/behaviour_reference.npz``) was recorded before the
 training code was restructured; a change meant to keep behaviour must keep
-every array identical. Re-record only for a deliberate change of behaviour::
+every array identical (the representation diagnostics, which NumPy's BLAS
+computes, to its last bits: see BLAS_COMPUTED below). Re-record only for a
+deliberate change of behaviour::
 
     python -m tests.test_behaviour_reference --record
 """

@@ -170,10 +170,16 @@ def make_probe(random_state):
     )
 
 
+def scaled_probe_steps(random_state):
+    """Pipeline steps of the probe on standardised features: ``scale``, then
+    :func:`make_probe` as ``probe``."""
+    return [("scale", StandardScaler()), ("probe", make_probe(random_state))]
+
+
 def probe_accuracy(Z_fit, y_fit, Z_held_out, y_held_out, seed):
-    """The linear probe (:func:`make_probe` on standardised features) fitted
+    """The probe on standardised features (:func:`scaled_probe_steps`) fitted
     on ``Z_fit``, and its accuracy on the held-out rows."""
-    probe = Pipeline([("scale", StandardScaler()), ("probe", make_probe(seed))])
+    probe = Pipeline(scaled_probe_steps(seed))
     return float(probe.fit(Z_fit, y_fit).score(Z_held_out, y_held_out))
 
 
@@ -311,8 +317,7 @@ def pca_probe(context):
                 make_raw_encoder(context.numeric_columns, context.categorical_columns),
             ),
             ("pca", AtMostPCA(n_components, random_state=context.seed)),
-            ("scale", StandardScaler()),
-            ("probe", make_probe(context.seed)),
+            *scaled_probe_steps(context.seed),
         ]
     )
 
@@ -335,8 +340,7 @@ def ssl_probe(**overrides):
         return Pipeline(
             [
                 ("ssl", ssl_transformer(context, **overrides)),
-                ("scale", StandardScaler()),
-                ("probe", make_probe(context.seed)),
+                *scaled_probe_steps(context.seed),
             ]
         )
 
