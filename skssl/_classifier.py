@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -55,7 +55,10 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
        the labeled rows as a logistic regression whose L2 strength is chosen
        by cross-validation. A logistic regression on the raw columns is one
        of the functions it can represent, so the learned features add to the
-       input rather than replace it.
+       input rather than replace it. Beside the head, gradient-boosted trees
+       fitted to the labeled rows' columns, whose probabilities are blended
+       with the head's (``boosting_weight``; arXiv 2106.03253), the blend's
+       weight chosen by the out-of-fold log-loss of the labeled rows.
     3. **Fine-tuning** (``fine_tune_epochs``, off by default): encoder and
        head trained together on ``... + supervised_weight * L_supervised``,
        the cross-entropy of the labeled rows plus ``consistency_weight``
@@ -120,6 +123,15 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
         every row) after the head's logistic-regression fit. 0: none; the
         classifier is the self-supervised encoder with that linear head
         (docs/semi_supervised.md compares the two).
+    boosting_weight : "auto" or float in [0, 1], default="auto"
+        Weight ``w`` of a gradient-boosting expert (a
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier` on the
+        labeled rows' columns) in the prediction ``p ~ p_head^(1 - w) *
+        p_trees^w``, after arXiv 2106.03253's ensembles of deep models and
+        boosted trees. "auto": the ``w`` of 0, 0.125, ..., 0.75 whose blend
+        of out-of-fold predictions of the labeled rows has the lowest
+        log-loss (0, and no trees, when a class has a single labeled row).
+        0: the head alone.
     corruption_rate : float, default=0.3
         Fraction of each row's columns replaced by SCARF corruption.
     noise_scale : float, default=0.1
@@ -194,6 +206,9 @@ supervised_loss_curve_ : list of float
         The device training ran on.
     effective_rank_ : float
         Effective rank of the final posterior means (see the transformer).
+    boosting_weight_ : float
+        The weight of the trees in the predictions (``boosting_weight``
+        resolved; 0 without trees).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined only when X has string column names.
@@ -227,6 +242,7 @@ supervised_loss_curve_ : list of float
         "confidence_threshold": [Interval(Real, 0, 1, closed="right")],
         "unlabeled_label": [Real, str, None],
         "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
+        "boosting_weight": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(
@@ -251,6 +267,7 @@ supervised_loss_curve_ : list of float
         confidence_threshold=0.95,
         unlabeled_label=-1,
         fine_tune_epochs=0,
+        boosting_weight="auto",
         corruption_rate=0.3,
         noise_scale=0.1,
         categorical_features="auto",
@@ -290,6 +307,7 @@ supervised_loss_curve_ : list of float
         self.confidence_threshold = confidence_threshold
         self.unlabeled_label = unlabeled_label
         self.fine_tune_epochs = fine_tune_epochs
+        self.boosting_weight = boosting_weight
         self.corruption_rate = corruption_rate
         self.noise_scale = noise_scale
         self.categorical_features = categorical_features
@@ -382,7 +400,9 @@ supervised_loss_curve_ : list of float
             n_classes=len(self.classes_),
             sample_weight=sample_weight,
         )
-        return self._publish(state)
+        self._publish(state)
+        self.boosting_weight_ = 0.0 if state.boosting is None else state.boosting.weight
+        return self
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities of each row.

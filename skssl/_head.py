@@ -11,9 +11,11 @@ any) then continues from.
 """
 
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import torch
+from scipy.special import log_softmax
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 
@@ -21,6 +23,8 @@ from sklearn.model_selection import StratifiedKFold
 HEAD_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
 HEAD_FOLDS = 3
 HEAD_MAX_ITER = 2000
+# The intercept of a class no labeled row has: it is never predicted.
+ABSENT_CLASS_LOGIT = -1e4
 
 
 @torch.no_grad()
@@ -42,22 +46,42 @@ def head_inputs(model, batch):
     return torch.cat([dense.cpu(), *one_hot], dim=1).double().numpy()
 
 
+def head_folds(labels, seed):
+    """The stratified folds the head's cross-validation uses on ``labels``
+    (class indices): :data:`HEAD_FOLDS`, fewer if a class has fewer rows;
+    None when a class has a single row (no cross-validation possible)."""
+    counts = np.bincount(labels)
+    n_folds = min(HEAD_FOLDS, counts[counts > 0].min())
+    if n_folds < 2:
+        return None
+    return StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+
+
 def _logistic_regression(Z, labels, n_classes, seed, sample_weight=None):
-    counts = np.bincount(labels, minlength=n_classes)
-    folds = min(HEAD_FOLDS, counts[counts > 0].min())
-    if folds >= 2:
-        cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    cv = head_folds(labels, seed)
+    if cv is not None:
         lr = LogisticRegressionCV(
             Cs=list(HEAD_CS), cv=cv, scoring="accuracy", max_iter=HEAD_MAX_ITER
         )
     else:  # a class with one labeled row: no cross-validation possible
         lr = LogisticRegression(C=1.0, max_iter=HEAD_MAX_ITER)
+    with _quiet_regression():
+        return lr.fit(Z, labels, sample_weight=sample_weight)
+
+
+@contextmanager
+def _quiet_regression():
     with warnings.catch_warnings():
         # scikit-learn 1.8 announces a new default for l1_ratios, which an
         # L2 penalty does not read; setting it would warn on earlier versions.
         warnings.filterwarnings("ignore", "The default value for l1_ratios")
         warnings.filterwarnings("ignore", "The fitted attributes of Logistic")
-        return lr.fit(Z, labels, sample_weight=sample_weight)
+        yield
+
+
+def _exclude_absent(intercept, present):
+    """Classes without a labeled row never win: a very low intercept."""
+    intercept[np.setdiff1d(np.arange(len(intercept)), present)] = ABSENT_CLASS_LOGIT
 
 
 def _class_logits(lr, n_classes):
@@ -74,6 +98,21 @@ def _class_logits(lr, n_classes):
         coef[present] = lr.coef_
         intercept[present] = lr.intercept_
     return coef, intercept
+
+
+def _standardised_inputs(model, batch):
+    """:func:`head_inputs` standardised per column, with the mean and scale."""
+    X = head_inputs(model, batch)
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    scale[scale < 1e-12] = 1.0
+    return (X - mean) / scale, mean, scale
+
+
+def _raw_columns(head, n_inputs):
+    """Mask of the head's inputs that are raw columns (not hidden activations)."""
+    raw = np.ones(n_inputs, dtype=bool)
+    raw[head.n_dense_inputs : head.dense.in_features] = False
+    return raw
 
 
 @torch.no_grad()
@@ -95,16 +134,11 @@ def fit_head(model, batch, labels, seed, sample_weight=None):
     (one per row, or None) is passed to both regressions' ``fit``.
     """
     head = model.classifier
-    X = head_inputs(model, batch)
-    mean, scale = X.mean(axis=0), X.std(axis=0)
-    scale[scale < 1e-12] = 1.0
-    Z = (X - mean) / scale
-    raw = np.ones(X.shape[1], dtype=bool)
-    raw[head.n_dense_inputs : head.dense.in_features] = False  # the hidden ones
-    coef = np.zeros((head.n_classes, X.shape[1]))
+    Z, mean, scale = _standardised_inputs(model, batch)
+    coef = np.zeros((head.n_classes, Z.shape[1]))
     intercept = np.zeros(head.n_classes)
     experts = []
-    for columns in (np.ones(X.shape[1], dtype=bool), raw):
+    for columns in (np.ones(Z.shape[1], dtype=bool), _raw_columns(head, Z.shape[1])):
         lr = _logistic_regression(
             Z[:, columns], labels, head.n_classes, seed, sample_weight
         )
@@ -112,9 +146,7 @@ def fit_head(model, batch, labels, seed, sample_weight=None):
         coef[:, columns] += expert_coef / 2
         intercept += expert_intercept / 2
         experts.append((columns, lr))
-    present = lr.classes_
-    # Classes without a labeled row never win.
-    intercept[np.setdiff1d(np.arange(head.n_classes), present)] = -1e4
+    _exclude_absent(intercept, lr.classes_)
     weights = coef / scale
     bias = intercept - weights @ mean
     n_dense = head.dense.in_features
@@ -124,3 +156,36 @@ def fit_head(model, batch, labels, seed, sample_weight=None):
     if head.n_categorical:
         head.one_hot.weight.copy_(torch.as_tensor(weights[:, n_dense:].T, dtype=dtype))
     return experts
+
+
+@torch.no_grad()
+def out_of_fold_log_proba(model, batch, labels, experts, folds, sample_weight=None):
+    """Out-of-fold log-probabilities of the head :func:`fit_head` fitted.
+
+    For each of ``folds`` (a splitter over ``labels``), both regressions of
+    ``experts`` are refitted on the other folds' rows with the L2 strength
+    the head's cross-validation chose, and their logit average predicts the
+    fold's rows. ``model``'s encoder is not refitted: it was trained without
+    labels, so its features of a held-out row carry nothing of that row's
+    label.
+
+    Returns
+    -------
+    log_proba : ndarray of shape (n_rows, n_classes)
+    """
+    Z, _, _ = _standardised_inputs(model, batch)
+    n_classes = model.classifier.n_classes
+    log_proba = np.zeros((len(labels), n_classes))
+    for fitted, held_out in folds.split(Z, labels):
+        logits = np.zeros((len(held_out), n_classes))
+        for columns, expert in experts:
+            C = expert.C_[0] if hasattr(expert, "C_") else expert.C
+            lr = LogisticRegression(C=float(C), max_iter=HEAD_MAX_ITER)
+            weight = None if sample_weight is None else sample_weight[fitted]
+            with _quiet_regression():
+                lr.fit(Z[fitted][:, columns], labels[fitted], sample_weight=weight)
+            coef, intercept = _class_logits(lr, n_classes)
+            _exclude_absent(intercept, lr.classes_)
+            logits += (Z[held_out][:, columns] @ coef.T + intercept) / 2
+        log_proba[held_out] = log_softmax(logits, axis=1)
+    return log_proba

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._boosting import tree_inputs
 from ._encoding import RARE_CODE
 from ._objective import elbo
 
@@ -166,12 +167,23 @@ def elbo_rows(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
 
 
 def class_probabilities(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
-    """The classification head's class probabilities for each row of ``X``."""
+    """The classifier's class probabilities for each row of ``X``: its
+    head's, blended with its trees' where it has them (:mod:`._boosting`)."""
     model = inference_model(state.model, device)
+    boosting = state.boosting
 
     def compute(numeric, observed, categorical, out):
         logits = model.class_logits(numeric, observed, categorical)
-        return [logits.softmax(dim=1)]
+        if boosting is None:
+            return [logits.softmax(dim=1)]
+        # The trees were fitted on the float32 encoding training uses.
+        inputs = tree_inputs(
+            numeric.cpu().numpy().astype(np.float32),
+            observed.cpu().numpy(),
+            categorical.cpu().numpy(),
+        )
+        head = logits.log_softmax(dim=1).cpu().numpy()
+        return [torch.from_numpy(boosting.blend(head, inputs))]
 
     width = model.classifier.n_classes
     what = "class probabilities"

@@ -35,10 +35,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
+from ._boosting import BoostingExpert, fit_boosting_expert, tree_inputs
 from ._devices import pool_rows, resolve_device
 from ._diagnostics import RepresentationMonitor, empty_representation_history
 from ._encoding import TabularEncoder
-from ._head import fit_head
+from ._head import fit_head, head_folds, out_of_fold_log_proba
 from ._networks import ContrastiveVAE, network_sizes
 from ._objective import (
     LOSS_TERMS,
@@ -128,6 +129,8 @@ class TrainingState:
     effective_rank: float = float("nan")
     representation_history: dict = None
     stream: StreamState = None
+    # The classifier's trees blended with its head (None: the head alone).
+    boosting: BoostingExpert = None
 
     def __getstate__(self):
         """Pickled with the networks as NumPy arrays and their constructor's
@@ -875,7 +878,9 @@ class TrainingSession:
         1. Self-supervised pre-training on every row (the transformer's
            objective; labels unused), as SCARF pre-trains (arXiv 2106.15147).
         2. The head fitted as a logistic regression on the labeled rows'
-           input and hidden activations (:func:`skssl._head.fit_head`).
+           input and hidden activations (:func:`skssl._head.fit_head`), and
+           the gradient-boosting expert blended with it, its weight chosen
+           by out-of-fold log-loss (:mod:`skssl._boosting`).
         3. ``fine_tune_epochs`` epochs of the whole objective: the encoder
            and head together on the labeled rows' cross-entropy (and the
            consistency term), the self-supervised terms kept on all rows;
@@ -894,13 +899,27 @@ class TrainingSession:
             weights = run.data.weights.cpu().double().numpy()
             labeled &= weights > 0
         labeled = np.flatnonzero(labeled)
-        rows = torch.as_tensor(labeled).to(run.data.device)
-        fit_head(
-            run.model,
-            run.data.rows(rows),
-            train_labels[labeled],
+        rows = run.data.rows(torch.as_tensor(labeled).to(run.data.device))
+        labels = train_labels[labeled]
+        head_weights = None if weights is None else weights[labeled]
+        experts = fit_head(run.model, rows, labels, seed, sample_weight=head_weights)
+        folds = head_folds(labels, seed)
+        state.boosting = fit_boosting_expert(
+            tree_inputs(
+                rows.numeric.cpu().numpy(),
+                rows.observed.cpu().numpy(),
+                rows.categorical.cpu().numpy(),
+            ),
+            labels,
+            run.model.classifier.n_classes,
+            state.table_encoder.cardinalities_,
+            self.params["boosting_weight"],
             seed,
-            sample_weight=None if weights is None else weights[labeled],
+            head_out_of_fold=lambda: out_of_fold_log_proba(
+                run.model, rows, labels, experts, folds, head_weights
+            ),
+            folds=folds,
+            sample_weight=head_weights,
         )
         run.validation, run.objective = validation, objective
         if self.params["fine_tune_epochs"]:
