@@ -24,6 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_softmax
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import StratifiedShuffleSplit
+
+from ._head import head_folds
 
 # The weights of the trees the out-of-fold log-loss chooses among.
 BOOSTING_WEIGHTS = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75)
@@ -31,6 +34,22 @@ BOOSTING_WEIGHTS = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75)
 MAX_TREE_CATEGORIES = 255
 # Floor of a tree probability before its logarithm (an underflowed 0).
 _PROBABILITY_FLOOR = np.finfo(np.float64).tiny
+# With more labeled rows than the head's folds times this, the weight is
+# chosen on one stratified split holding out this many rows: their log-loss
+# ranks the weights closely, and the experts are refitted once instead of
+# once per fold (the head's regressions dominate a large fit's time).
+MAX_HELD_OUT_ROWS = 2000
+
+
+def weight_folds(labels, seed):
+    """The splits of the labeled rows (class indices ``labels``) whose
+    held-out predictions choose the weight; None when a class has a single
+    row. The head's folds, or one split for many rows (see
+    :data:`MAX_HELD_OUT_ROWS`)."""
+    folds = head_folds(labels, seed)
+    if folds is None or len(labels) <= folds.get_n_splits() * MAX_HELD_OUT_ROWS:
+        return folds
+    return StratifiedShuffleSplit(1, test_size=MAX_HELD_OUT_ROWS, random_state=seed)
 
 
 def tree_inputs(numeric, observed, categorical):
@@ -122,12 +141,14 @@ def fit_boosting_expert(
         out-of-fold log-loss, which needs ``head_out_of_fold`` and ``folds``.
     seed : int
     head_out_of_fold : callable or None
-        ``head_out_of_fold()``: the head's out-of-fold log-probabilities of
-        the rows over ``folds`` (:func:`skssl._head.out_of_fold_log_proba`);
-        called only when the weight is chosen.
+        ``head_out_of_fold()``: the head's log-probabilities of each row
+        held out by ``folds``, predicted by its refits on the other rows
+        (:func:`skssl._head.out_of_fold_log_proba`); called only when the
+        weight is chosen.
     folds : cross-validation splitter or None
-        None with ``weight="auto"``: too few labels per class to choose;
-        the weight is 0 and no trees are fitted.
+        Splits of the rows (:func:`weight_folds`); the log-loss is that of
+        the held-out rows. None with ``weight="auto"``: too few labels per
+        class to choose; the weight is 0 and no trees are fitted.
     sample_weight : ndarray or None
         The rows' weights in the trees' fits and the log-loss.
 
@@ -141,19 +162,22 @@ def fit_boosting_expert(
         if folds is None:
             return None
         trees_out_of_fold = np.zeros((len(labels), n_classes))
-        for fitted, held_out in folds.split(inputs, labels):
+        splits = list(folds.split(inputs, labels))
+        scored = np.concatenate([held_out for _, held_out in splits])
+        for fitted, held_out in splits:
             trees = _trees(n_numeric, cardinalities, seed)
             fold_weight = None if sample_weight is None else sample_weight[fitted]
             trees.fit(inputs[fitted], labels[fitted], sample_weight=fold_weight)
             trees_out_of_fold[held_out] = _tree_log_proba(
                 trees, inputs[held_out], n_classes
             )
-        head = head_out_of_fold()
+        head = head_out_of_fold()[scored]
+        trees_out_of_fold = trees_out_of_fold[scored]
         losses = [
             _log_loss(
                 log_softmax((1 - w) * head + w * trees_out_of_fold, axis=1),
-                labels,
-                sample_weight,
+                labels[scored],
+                None if sample_weight is None else sample_weight[scored],
             )
             for w in BOOSTING_WEIGHTS
         ]

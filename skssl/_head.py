@@ -172,6 +172,7 @@ def out_of_fold_log_proba(model, batch, labels, experts, folds, sample_weight=No
     Returns
     -------
     log_proba : ndarray of shape (n_rows, n_classes)
+        Zero in the rows no split holds out.
     """
     Z, _, _ = _standardised_inputs(model, batch)
     n_classes = model.classifier.n_classes

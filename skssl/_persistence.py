@@ -6,7 +6,8 @@ Pickled, they are replaced by NumPy arrays and the arguments that rebuild the
 networks, and rebuilt on loading. So a pickle holds no torch object: it loads
 on any machine with torch, whatever device trained it, and ``skops.io`` can
 persist it (skops refuses torch tensors) with no type to trust beyond
-skssl's own classes (docs/persistence.md lists them).
+skssl's own classes and, for a classifier with trees, those of scikit-learn's
+HistGradientBoostingClassifier (docs/persistence.md lists them).
 
 The hooks are :meth:`skssl.training.TrainingState.__getstate__` (the networks),
 :meth:`skssl.training.StreamState.__getstate__` (optimiser and generator) and

@@ -35,11 +35,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from ._boosting import BoostingExpert, fit_boosting_expert, tree_inputs
+from ._boosting import (
+    BoostingExpert,
+    fit_boosting_expert,
+    tree_inputs,
+    weight_folds,
+)
 from ._devices import pool_rows, resolve_device
 from ._diagnostics import RepresentationMonitor, empty_representation_history
 from ._encoding import TabularEncoder
-from ._head import fit_head, head_folds, out_of_fold_log_proba
+from ._head import fit_head, out_of_fold_log_proba
 from ._networks import ContrastiveVAE, network_sizes
 from ._objective import (
     LOSS_TERMS,
@@ -903,7 +908,7 @@ class TrainingSession:
         labels = train_labels[labeled]
         head_weights = None if weights is None else weights[labeled]
         experts = fit_head(run.model, rows, labels, seed, sample_weight=head_weights)
-        folds = head_folds(labels, seed)
+        folds = weight_folds(labels, seed)
         state.boosting = fit_boosting_expert(
             tree_inputs(
                 rows.numeric.cpu().numpy(),

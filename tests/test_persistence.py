@@ -28,6 +28,12 @@ TRAINING_STATE_TYPES = [
     "skssl._encoding.TabularEncoder",
     "skssl.training.TrainingState",
 ]
+# Those of a fitted HistGradientBoostingClassifier.
+BOOSTING_TYPES = [
+    "functools.partial",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+]
 STREAM_TYPES = [
     "skssl._encoding.EncodedTable",
     "skssl._training_data.RowReservoir",
@@ -79,9 +85,15 @@ def test_transformer_round_trip_gives_identical_outputs(frame, round_trip):
     np.testing.assert_array_equal(loaded.feature_names_in_, est.feature_names_in_)
 
 
-def test_classifier_round_trip_gives_identical_probabilities(frame, round_trip):
+@pytest.mark.parametrize("boosting_weight", ["auto", 0.5])
+def test_classifier_round_trip_gives_identical_probabilities(
+    frame, round_trip, boosting_weight
+):
     y = np.where(np.arange(len(frame)) % 3 == 0, frame["active"].to_numpy(), -1)
-    clf = ContrastiveVAEClassifier(**TINY, fine_tune_epochs=1).fit(frame, y)
+    clf = ContrastiveVAEClassifier(
+        **TINY, fine_tune_epochs=1, boosting_weight=boosting_weight
+    ).fit(frame, y)
+    assert (clf._training_state.boosting is not None) == (boosting_weight == 0.5)
     loaded = round_trip(clf)
     np.testing.assert_array_equal(loaded.predict_proba(frame), clf.predict_proba(frame))
     np.testing.assert_array_equal(loaded.classes_, clf.classes_)
@@ -148,6 +160,18 @@ def test_skops_trusts_only_skssl_types(frame):
     # Without trust, skops refuses to load.
     with pytest.raises(skops_io.exceptions.UntrustedTypesFoundException):
         skops_io.loads(skops_io.dumps(clf))
+    # Boosted trees add theirs: those skops asks to trust for scikit-learn's
+    # own HistGradientBoostingClassifier.
+    clf = ContrastiveVAEClassifier(**TINY, boosting_weight=0.5).fit(frame, y)
+    untrusted = skops_io.get_untrusted_types(data=skops_io.dumps(clf))
+    assert untrusted == sorted(
+        [
+            "skssl._classifier.ContrastiveVAEClassifier",
+            "skssl._boosting.BoostingExpert",
+            *TRAINING_STATE_TYPES,
+            *BOOSTING_TYPES,
+        ]
+    )
 
 
 def test_a_gpu_trained_state_loads_and_trains_on_the_cpu(frame):
