@@ -183,3 +183,13 @@ def same_rows(a, b):
         and torch.equal(a.observed, b.observed)
         and torch.equal(a.categorical, b.categorical)
     )
+
+
+# The classifier's tiny networks and fixed budget, for tests that fit it often.
+TINY_CLASSIFIER = dict(
+    n_components=16,
+    hidden_layer_sizes=(16,),
+    latent_dim=4,
+    max_epochs=5,
+    random_state=0,
+)

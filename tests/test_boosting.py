@@ -10,14 +10,7 @@ from scipy.special import softmax
 from skssl import ContrastiveVAEClassifier
 from skssl._boosting import BOOSTING_WEIGHTS, tree_inputs
 from skssl._encoding import MISSING_CODE
-
-TINY = dict(
-    n_components=16,
-    hidden_layer_sizes=(16,),
-    latent_dim=4,
-    max_epochs=3,
-    random_state=0,
-)
+from tests._helpers import TINY_CLASSIFIER as TINY
 
 
 def _xor_table(n, seed):

@@ -14,16 +14,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skssl import ContrastiveVAEClassifier
 from skssl._classifier import unlabeled_mask
-from tests._helpers import SAMPLE_WEIGHT_IS_NOT_REPETITION
+from tests._helpers import SAMPLE_WEIGHT_IS_NOT_REPETITION, TINY_CLASSIFIER
 
-# Tiny networks and a fixed budget.
-TINY = dict(
-    n_components=16,
-    hidden_layer_sizes=(16,),
-    latent_dim=4,
-    max_epochs=5,
-    random_state=0,
-)
+TINY = TINY_CLASSIFIER
 
 
 @parametrize_with_checks(
