@@ -26,6 +26,7 @@ from scipy.special import log_softmax
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedShuffleSplit
 
+from ._encoding import MISSING_CODE
 from ._head import head_folds
 
 # The weights of the trees the out-of-fold log-loss chooses among.
@@ -58,7 +59,7 @@ def tree_inputs(numeric, observed, categorical):
     NaN), as one float array."""
     numeric = np.where(observed, numeric, np.nan)
     codes = categorical.astype(numeric.dtype)
-    codes[categorical == 0] = np.nan  # MISSING_CODE: the trees' missing value
+    codes[categorical == MISSING_CODE] = np.nan  # the trees' missing value
     return np.hstack([numeric, codes])
 
 

@@ -14,9 +14,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skssl import ContrastiveVAEClassifier
 from skssl._classifier import unlabeled_mask
-from tests._helpers import SAMPLE_WEIGHT_IS_NOT_REPETITION, TINY_CLASSIFIER
-
-TINY = TINY_CLASSIFIER
+from tests._helpers import SAMPLE_WEIGHT_IS_NOT_REPETITION
+from tests._helpers import TINY_CLASSIFIER as TINY
 
 
 @parametrize_with_checks(
