@@ -17,6 +17,14 @@ with the lowest out-of-fold log-loss wins. Where the trees cannot learn from
 the few labels given (a few dozen rows), their out-of-fold predictions are
 poor and their weight is 0; the log-loss, unlike accuracy, ranks the weights
 by more than the handful of rows whose prediction they flip.
+
+The head's out-of-fold predictions come from its own cross-validation
+(:func:`skssl._head.fit_head`), on the same folds, at no further fit. The
+trees' fold fits stop when their held-out log-loss stops falling, and the
+trees fitted on every labeled row grow the folds' mean number of
+iterations: the log-loss the blend reads is the trees' best, and a boosting
+run on a few hundred rows overfits it well before HistGradientBoosting's
+100 iterations.
 """
 
 from dataclasses import dataclass
@@ -24,10 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_softmax
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._encoding import MISSING_CODE
-from ._head import head_folds
+from ._head import cross_validation_splits
 
 # The weights of the trees the out-of-fold log-loss chooses among.
 BOOSTING_WEIGHTS = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75)
@@ -35,22 +42,9 @@ BOOSTING_WEIGHTS = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75)
 MAX_TREE_CATEGORIES = 255
 # Floor of a tree probability before its logarithm (an underflowed 0).
 _PROBABILITY_FLOOR = np.finfo(np.float64).tiny
-# With more labeled rows than the head's folds times this, the weight is
-# chosen on one stratified split holding out this many rows: their log-loss
-# ranks the weights closely, and the experts are refitted once instead of
-# once per fold (the head's regressions dominate a large fit's time).
-MAX_HELD_OUT_ROWS = 2000
-
-
-def weight_folds(labels, seed):
-    """The splits of the labeled rows (class indices ``labels``) whose
-    held-out predictions choose the weight; None when a class has a single
-    row. The head's folds, or one split for many rows (see
-    :data:`MAX_HELD_OUT_ROWS`)."""
-    folds = head_folds(labels, seed)
-    if folds is None or len(labels) <= folds.get_n_splits() * MAX_HELD_OUT_ROWS:
-        return folds
-    return StratifiedShuffleSplit(1, test_size=MAX_HELD_OUT_ROWS, random_state=seed)
+# HistGradientBoosting's default max_iter: the trees' fold fits grow this
+# many iterations, and their held-out log-loss at each picks the count.
+MAX_ITERATIONS = 100
 
 
 def tree_inputs(numeric, observed, categorical):
@@ -63,14 +57,31 @@ def tree_inputs(numeric, observed, categorical):
     return np.hstack([numeric, codes])
 
 
-def _trees(n_numeric, cardinalities, seed):
+def _trees(n_numeric, cardinalities, seed, **params):
     is_categorical = np.zeros(n_numeric + len(cardinalities), dtype=bool)
     # Wider vocabularies (max_categories above 253) are split as ordinals.
     is_categorical[n_numeric:] = np.asarray(cardinalities) <= MAX_TREE_CATEGORIES
     return HistGradientBoostingClassifier(
         categorical_features=is_categorical if is_categorical.any() else None,
         random_state=seed,
+        **params,
     )
+
+
+def _fold_trees(trees, inputs, labels, fitted, held_out, n_classes, sample_weight):
+    """Fit ``trees`` on the ``fitted`` rows; the ``held_out`` rows'
+    log-probabilities at the iteration count of their lowest log-loss, and
+    that count."""
+    weight = None if sample_weight is None else sample_weight[fitted]
+    trees.fit(inputs[fitted], labels[fitted], sample_weight=weight)
+    held_out_weight = None if sample_weight is None else sample_weight[held_out]
+    best_loss, best = np.inf, None
+    for n_iter, proba in enumerate(trees.staged_predict_proba(inputs[held_out]), 1):
+        log_proba = _log_proba_columns(trees, proba, n_classes)
+        loss = _log_loss(log_proba, labels[held_out], held_out_weight)
+        if loss < best_loss:
+            best_loss, best = loss, (log_proba, n_iter)
+    return best
 
 
 @dataclass
@@ -105,9 +116,15 @@ class BoostingExpert:
 
 
 def _tree_log_proba(trees, inputs, n_classes):
-    proba = np.zeros((len(inputs), n_classes))
-    proba[:, trees.classes_] = trees.predict_proba(inputs)
-    return np.log(np.maximum(proba, _PROBABILITY_FLOOR))
+    return _log_proba_columns(trees, trees.predict_proba(inputs), n_classes)
+
+
+def _log_proba_columns(trees, proba, n_classes):
+    """``trees``' probabilities ``proba`` as log-probabilities of all
+    ``n_classes`` (the floor for classes the trees never saw)."""
+    full = np.zeros((len(proba), n_classes))
+    full[:, trees.classes_] = proba
+    return np.log(np.maximum(full, _PROBABILITY_FLOOR))
 
 
 def _log_loss(log_proba, labels, sample_weight):
@@ -140,18 +157,19 @@ def fit_boosting_expert(
     weight : float or "auto"
         The trees' weight; "auto": chosen among :data:`BOOSTING_WEIGHTS` by
         out-of-fold log-loss, which needs ``head_out_of_fold`` and ``folds``.
+        A given weight fits HistGradientBoosting's defaults once.
     seed : int
-    head_out_of_fold : callable or None
-        ``head_out_of_fold()``: the head's log-probabilities of each row
-        held out by ``folds``, predicted by its refits on the other rows
-        (:func:`skssl._head.out_of_fold_log_proba`); called only when the
-        weight is chosen.
+    head_out_of_fold : ndarray of shape (n_labeled, n_classes) or None
+        The head's out-of-fold log-probabilities on ``folds``
+        (:func:`skssl._head.fit_head`).
     folds : cross-validation splitter or None
-        Splits of the rows (:func:`weight_folds`); the log-loss is that of
-        the held-out rows. None with ``weight="auto"``: too few labels per
-        class to choose; the weight is 0 and no trees are fitted.
+        The head's folds (:func:`skssl._head.head_folds`); the log-loss is
+        that of the held-out rows of their
+        :func:`~skssl._head.cross_validation_splits`. None with
+        ``weight="auto"``: too few labels per class to choose; the weight is
+        0 and no trees are fitted.
     sample_weight : ndarray or None
-        The rows' weights in the trees' fits and the log-loss.
+        The rows' weights in the trees' fits and the log-losses.
 
     Returns
     -------
@@ -159,21 +177,27 @@ def fit_boosting_expert(
         None when the weight is 0.
     """
     n_numeric = inputs.shape[1] - len(cardinalities)
+    params = {}
     if weight == "auto":
         if folds is None:
             return None
-        trees_out_of_fold = np.zeros((len(labels), n_classes))
-        splits = list(folds.split(inputs, labels))
+        splits = cross_validation_splits(folds, labels)
         scored = np.concatenate([held_out for _, held_out in splits])
+        trees_out_of_fold = np.zeros((len(labels), n_classes))
+        n_iterations = []
         for fitted, held_out in splits:
-            trees = _trees(n_numeric, cardinalities, seed)
-            fold_weight = None if sample_weight is None else sample_weight[fitted]
-            trees.fit(inputs[fitted], labels[fitted], sample_weight=fold_weight)
-            trees_out_of_fold[held_out] = _tree_log_proba(
-                trees, inputs[held_out], n_classes
+            trees = _trees(
+                n_numeric,
+                cardinalities,
+                seed,
+                early_stopping=False,
+                max_iter=MAX_ITERATIONS,
             )
-        head = head_out_of_fold()[scored]
-        trees_out_of_fold = trees_out_of_fold[scored]
+            trees_out_of_fold[held_out], n_iter = _fold_trees(
+                trees, inputs, labels, fitted, held_out, n_classes, sample_weight
+            )
+            n_iterations.append(n_iter)
+        head, trees_out_of_fold = head_out_of_fold[scored], trees_out_of_fold[scored]
         losses = [
             _log_loss(
                 log_softmax((1 - w) * head + w * trees_out_of_fold, axis=1),
@@ -183,8 +207,10 @@ def fit_boosting_expert(
             for w in BOOSTING_WEIGHTS
         ]
         weight = BOOSTING_WEIGHTS[int(np.argmin(losses))]
+        max_iter = int(round(np.mean(n_iterations)))
+        params = {"max_iter": max_iter, "early_stopping": False}
     if weight == 0:
         return None
-    trees = _trees(n_numeric, cardinalities, seed)
+    trees = _trees(n_numeric, cardinalities, seed, **params)
     trees.fit(inputs, labels, sample_weight=sample_weight)
     return BoostingExpert(trees, float(weight), n_classes)

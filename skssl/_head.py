@@ -16,13 +16,17 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from scipy.special import log_softmax
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 # Inverse L2 strengths the cross-validation chooses among, and its folds.
 HEAD_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
 HEAD_FOLDS = 3
 HEAD_MAX_ITER = 2000
+# With more labeled rows than this, the cross-validation uses the first of
+# the folds alone: a third of them, thousands of rows, rank the strengths
+# (and the trees' weight) closely, at a third of the fits.
+MAX_ROWS_ALL_FOLDS = 6000
 # The intercept of a class no labeled row has: it is never predicted.
 ABSENT_CLASS_LOGIT = -1e4
 
@@ -57,16 +61,67 @@ def head_folds(labels, seed):
     return StratifiedKFold(n_folds, shuffle=True, random_state=seed)
 
 
-def _logistic_regression(Z, labels, n_classes, seed, sample_weight=None):
-    cv = head_folds(labels, seed)
-    if cv is not None:
-        lr = LogisticRegressionCV(
-            Cs=list(HEAD_CS), cv=cv, scoring="accuracy", max_iter=HEAD_MAX_ITER
-        )
-    else:  # a class with one labeled row: no cross-validation possible
-        lr = LogisticRegression(C=1.0, max_iter=HEAD_MAX_ITER)
+def cross_validation_splits(folds, labels):
+    """The (fitted, held-out) row splits of ``folds`` that the head's and
+    the trees' choices are made on: every fold's, or the first fold's alone
+    above :data:`MAX_ROWS_ALL_FOLDS` labeled rows."""
+    splits = folds.split(np.zeros(len(labels)), labels)
+    if len(labels) > MAX_ROWS_ALL_FOLDS:
+        return [next(splits)]
+    return list(splits)
+
+
+def _cross_validated_regression(Z, labels, n_classes, folds, sample_weight=None):
+    """A multinomial logistic regression of ``labels`` on ``Z``, its L2
+    strength chosen among :data:`HEAD_CS` by ``folds``' held-out accuracy.
+
+    As :class:`~sklearn.linear_model.LogisticRegressionCV` does, each fold
+    fits the strengths in turn, each fit starting from the last one's
+    solution, and the strength of the best summed accuracy (the strongest
+    penalty among ties) is refitted on every row. The held-out logits at the
+    chosen strength are kept: they are the out-of-fold predictions that
+    weigh the trees (:mod:`skssl._boosting`) at no further fit.
+
+    Returns
+    -------
+    regression : LogisticRegression
+    out_of_fold_logits : ndarray of shape (n_rows, n_classes) or None
+        Each held-out row's logits from its fold's fit at the chosen
+        strength (zero in rows no split holds out); None when ``folds`` is
+        None (C=1, no cross-validation possible).
+    """
+    if folds is None:
+        return _regression(Z, labels, 1.0, sample_weight), None
+    logits = np.zeros((len(HEAD_CS), len(labels), n_classes))
+    splits = cross_validation_splits(folds, labels)
+    accuracy = np.zeros((len(splits), len(HEAD_CS)))
+    for k, (fitted, held_out) in enumerate(splits):
+        path = LogisticRegression(max_iter=HEAD_MAX_ITER, warm_start=True)
+        weight = None if sample_weight is None else sample_weight[fitted]
+        for c, C in enumerate(HEAD_CS):
+            path.set_params(C=C)
+            with _quiet_regression():
+                path.fit(Z[fitted], labels[fitted], sample_weight=weight)
+            logits[c, held_out] = _predicted_logits(path, Z[held_out], n_classes)
+            accuracy[k, c] = np.average(
+                logits[c, held_out].argmax(axis=1) == labels[held_out],
+                weights=None if sample_weight is None else sample_weight[held_out],
+            )
+    best = int(np.argmax(accuracy.sum(axis=0)))
+    return _regression(Z, labels, HEAD_CS[best], sample_weight), logits[best]
+
+
+def _regression(Z, labels, C, sample_weight):
+    lr = LogisticRegression(C=C, max_iter=HEAD_MAX_ITER)
     with _quiet_regression():
         return lr.fit(Z, labels, sample_weight=sample_weight)
+
+
+def _predicted_logits(lr, Z, n_classes):
+    """``lr``'s logits of ``Z``'s rows, one per class of ``n_classes``."""
+    coef, intercept = _class_logits(lr, n_classes)
+    _exclude_absent(intercept, lr.classes_)
+    return Z @ coef.T + intercept
 
 
 @contextmanager
@@ -119,32 +174,49 @@ def _raw_columns(head, n_inputs):
 def fit_head(model, batch, labels, seed, sample_weight=None):
     """Fit ``model.classifier`` to ``labels`` (class indices) of ``batch``'s rows.
 
-    Returns the two regressions as ``(columns, regression)`` pairs, ``columns``
-    a mask of the head's inputs that the regression reads (standardised).
-
     Columns are standardised for the fit (the penalty then treats them
     alike) and the scaling is folded back into the head's weights. Two
-    regressions are cross-validated, on the raw columns with the hidden
-    activations and on the raw columns alone, and the head is their
-    logit average (a product of the two experts, still linear). With few
-    labels, choosing one of the two by cross-validated accuracy picks by
-    noise; the average is never far from the better one, and where the
-    learned features do not help, the raw columns' regression holds the
-    head near what a logistic regression on them does. ``sample_weight``
-    (one per row, or None) is passed to both regressions' ``fit``.
+    regressions are cross-validated on :func:`head_folds`
+    (:func:`cross_validation_splits`), on the raw
+    columns with the hidden activations and on the raw columns alone, and
+    the head is their logit average (a product of the two experts, still
+    linear). With few labels, choosing one of the two by cross-validated
+    accuracy picks by noise; the average is never far from the better one,
+    and where the learned features do not help, the raw columns' regression
+    holds the head near what a logistic regression on them does.
+    ``sample_weight`` (one per row, or None) weighs both regressions' fits
+    and their held-out accuracies.
+
+    Returns
+    -------
+    experts : list of (columns, LogisticRegression)
+        The two regressions, ``columns`` a mask of the head's inputs that
+        each reads (standardised).
+    out_of_fold_log_proba : ndarray of shape (n_rows, n_classes) or None
+        The head's log-probabilities of each row held out by
+        :func:`cross_validation_splits` from the fold's fits that did not
+        see it, at the chosen strengths (both regressions' logits averaged;
+        uniform in rows no split holds out); None without folds (a class
+        with a single row). The encoder is not refitted per fold: trained
+        without labels, its features of a held-out row carry nothing of
+        that row's label.
     """
     head = model.classifier
     Z, mean, scale = _standardised_inputs(model, batch)
+    folds = head_folds(labels, seed)
     coef = np.zeros((head.n_classes, Z.shape[1]))
     intercept = np.zeros(head.n_classes)
+    out_of_fold = None if folds is None else np.zeros((len(labels), head.n_classes))
     experts = []
     for columns in (np.ones(Z.shape[1], dtype=bool), _raw_columns(head, Z.shape[1])):
-        lr = _logistic_regression(
-            Z[:, columns], labels, head.n_classes, seed, sample_weight
+        lr, held_out_logits = _cross_validated_regression(
+            Z[:, columns], labels, head.n_classes, folds, sample_weight
         )
         expert_coef, expert_intercept = _class_logits(lr, head.n_classes)
         coef[:, columns] += expert_coef / 2
         intercept += expert_intercept / 2
+        if out_of_fold is not None:
+            out_of_fold += held_out_logits / 2
         experts.append((columns, lr))
     _exclude_absent(intercept, lr.classes_)
     weights = coef / scale
@@ -155,38 +227,6 @@ def fit_head(model, batch, labels, seed, sample_weight=None):
     head.dense.bias.copy_(torch.as_tensor(bias, dtype=dtype))
     if head.n_categorical:
         head.one_hot.weight.copy_(torch.as_tensor(weights[:, n_dense:].T, dtype=dtype))
-    return experts
-
-
-@torch.no_grad()
-def out_of_fold_log_proba(model, batch, labels, experts, folds, sample_weight=None):
-    """Out-of-fold log-probabilities of the head :func:`fit_head` fitted.
-
-    For each of ``folds`` (a splitter over ``labels``), both regressions of
-    ``experts`` are refitted on the other folds' rows with the L2 strength
-    the head's cross-validation chose, and their logit average predicts the
-    fold's rows. ``model``'s encoder is not refitted: it was trained without
-    labels, so its features of a held-out row carry nothing of that row's
-    label.
-
-    Returns
-    -------
-    log_proba : ndarray of shape (n_rows, n_classes)
-        Zero in the rows no split holds out.
-    """
-    Z, _, _ = _standardised_inputs(model, batch)
-    n_classes = model.classifier.n_classes
-    log_proba = np.zeros((len(labels), n_classes))
-    for fitted, held_out in folds.split(Z, labels):
-        logits = np.zeros((len(held_out), n_classes))
-        for columns, expert in experts:
-            C = expert.C_[0] if hasattr(expert, "C_") else expert.C
-            lr = LogisticRegression(C=float(C), max_iter=HEAD_MAX_ITER)
-            weight = None if sample_weight is None else sample_weight[fitted]
-            with _quiet_regression():
-                lr.fit(Z[fitted][:, columns], labels[fitted], sample_weight=weight)
-            coef, intercept = _class_logits(lr, n_classes)
-            _exclude_absent(intercept, lr.classes_)
-            logits += (Z[held_out][:, columns] @ coef.T + intercept) / 2
-        log_proba[held_out] = log_softmax(logits, axis=1)
-    return log_proba
+    if out_of_fold is not None:
+        out_of_fold = log_softmax(out_of_fold, axis=1)
+    return experts, out_of_fold

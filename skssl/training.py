@@ -35,16 +35,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from ._boosting import (
-    BoostingExpert,
-    fit_boosting_expert,
-    tree_inputs,
-    weight_folds,
-)
+from ._boosting import BoostingExpert, fit_boosting_expert, tree_inputs
 from ._devices import pool_rows, resolve_device
 from ._diagnostics import RepresentationMonitor, empty_representation_history
 from ._encoding import TabularEncoder
-from ._head import fit_head, out_of_fold_log_proba
+from ._head import fit_head, head_folds
 from ._networks import ContrastiveVAE, network_sizes
 from ._objective import (
     LOSS_TERMS,
@@ -907,8 +902,9 @@ class TrainingSession:
         rows = run.data.rows(torch.as_tensor(labeled).to(run.data.device))
         labels = train_labels[labeled]
         head_weights = None if weights is None else weights[labeled]
-        experts = fit_head(run.model, rows, labels, seed, sample_weight=head_weights)
-        folds = weight_folds(labels, seed)
+        _, head_out_of_fold = fit_head(
+            run.model, rows, labels, seed, sample_weight=head_weights
+        )
         state.boosting = fit_boosting_expert(
             tree_inputs(
                 rows.numeric.cpu().numpy(),
@@ -920,10 +916,8 @@ class TrainingSession:
             state.table_encoder.cardinalities_,
             self.params["boosting_weight"],
             seed,
-            head_out_of_fold=lambda: out_of_fold_log_proba(
-                run.model, rows, labels, experts, folds, head_weights
-            ),
-            folds=folds,
+            head_out_of_fold=head_out_of_fold,
+            folds=head_folds(labels, seed),
             sample_weight=head_weights,
         )
         run.validation, run.objective = validation, objective

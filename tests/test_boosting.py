@@ -6,9 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import softmax
+from sklearn.metrics import log_loss
 
 from skssl import ContrastiveVAEClassifier
-from skssl._boosting import BOOSTING_WEIGHTS, tree_inputs
+from skssl._boosting import (
+    BOOSTING_WEIGHTS,
+    MAX_ITERATIONS,
+    _fold_trees,
+    _trees,
+    tree_inputs,
+)
 from skssl._encoding import MISSING_CODE
 from tests._helpers import TINY_CLASSIFIER as TINY
 
@@ -57,6 +64,9 @@ def test_trees_win_a_rule_the_linear_head_cannot_learn():
     assert head._training_state.boosting is None
     assert auto.score(X_test, y_test) > 0.95
     assert head.score(X_test, y_test) < 0.8
+    # The trees on every labeled row grow the folds' chosen iteration count.
+    trees = auto._training_state.boosting.trees
+    assert not trees.early_stopping and trees.n_iter_ == trees.max_iter
 
 
 def test_trees_that_learn_nothing_get_no_weight():
@@ -129,3 +139,26 @@ def test_bad_boosting_weight_raises(weight):
     X, y = _xor_table(50, seed=0)
     with pytest.raises(ValueError, match="boosting_weight"):
         ContrastiveVAEClassifier(**TINY, boosting_weight=weight).fit(X, y)
+
+
+def test_fold_trees_predict_at_the_held_out_log_loss_minimum():
+    """On noisy labels, boosting overfits the log-loss well before 100
+    iterations: the fold's held-out rows are predicted at the iteration
+    count of their lowest log-loss, and the final trees grow the folds'
+    mean count (see the stripes test)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + rng.normal(scale=1.5, size=300) > 0).astype(int)
+    inputs = tree_inputs(X, np.ones_like(X, dtype=bool), np.zeros((300, 0), int))
+    fitted, held_out = np.arange(200), np.arange(200, 300)
+    trees = _trees(4, [], seed=0, early_stopping=False, max_iter=MAX_ITERATIONS)
+    log_proba, n_iter = _fold_trees(trees, inputs, y, fitted, held_out, 2, None)
+    staged = [
+        log_loss(y[held_out], p, labels=[0, 1])
+        for p in trees.staged_predict_proba(inputs[held_out])
+    ]
+    assert len(staged) == MAX_ITERATIONS
+    assert n_iter == np.argmin(staged) + 1 < MAX_ITERATIONS // 2
+    np.testing.assert_allclose(
+        -log_proba[np.arange(100), y[held_out]].mean(), min(staged)
+    )

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from scipy.special import logsumexp
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 
-from skssl._head import fit_head, head_inputs
+from skssl._head import HEAD_CS, HEAD_MAX_ITER, fit_head, head_folds, head_inputs
 from skssl._networks import ContrastiveVAE
 from skssl._training_data import Batch
 
@@ -57,7 +59,7 @@ def _expert_logits(lr, Z):
 def test_head_is_the_logit_average_of_the_two_regressions(n_classes):
     model, batch = _model(n_classes=n_classes), _batch(90)
     labels = (batch.categorical[:, 0] % n_classes).numpy()
-    experts = fit_head(model, batch, labels, seed=0)
+    experts, _ = fit_head(model, batch, labels, seed=0)
     Z = _standardised(head_inputs(model, batch))
     (every, both), (raw, raw_only) = experts
     assert every.all() and not raw[4:12].any() and raw.sum() == Z.shape[1] - 8
@@ -82,7 +84,7 @@ def test_raw_columns_hold_the_head_where_hidden_activations_are_noise():
     model = _model(n_classes=2, seed=1)
     train, test = _batch(60, seed=1), _batch(400, seed=2)
     labels = (train.numeric[:, 1] > 0).long().numpy()
-    experts = fit_head(model, train, labels, seed=0)
+    experts, _ = fit_head(model, train, labels, seed=0)
     with torch.no_grad():
         logits = model.class_logits(test.numeric, test.observed, test.categorical)
     truth = (test.numeric[:, 1] > 0).long().numpy()
@@ -105,3 +107,47 @@ def test_classes_without_a_labeled_row_never_win():
     with torch.no_grad():
         logits = model.class_logits(batch.numeric, batch.observed, batch.categorical)
     assert (logits.argmax(1) != 2).all()
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_cross_validation_chooses_as_logistic_regression_cv(n_classes):
+    # The head's own cross-validation (kept for its out-of-fold logits)
+    # chooses the L2 strength scikit-learn's does on the same folds.
+    model, batch = _model(n_classes=n_classes), _batch(120, seed=3)
+    rng = np.random.default_rng(3)
+    noisy = batch.numeric[:, 0].numpy() + rng.normal(scale=1.0, size=120)
+    labels = np.digitize(
+        noisy, np.quantile(noisy, np.linspace(0, 1, n_classes + 1)[1:-1])
+    )
+    experts, _ = fit_head(model, batch, labels, seed=0)
+    Z = _standardised(head_inputs(model, batch))
+    for columns, lr in experts:
+        reference = LogisticRegressionCV(
+            Cs=list(HEAD_CS),
+            cv=head_folds(labels, 0),
+            scoring="accuracy",
+            max_iter=HEAD_MAX_ITER,
+        ).fit(Z[:, columns], labels)
+        assert lr.C == reference.C_[0]
+        np.testing.assert_allclose(lr.coef_, reference.coef_, atol=1e-3)
+
+
+def test_out_of_fold_log_proba_come_from_fits_that_never_saw_the_row():
+    model, batch = _model(n_classes=3), _batch(90)
+    labels = (batch.categorical[:, 0] % 3).numpy()
+    experts, out_of_fold = fit_head(model, batch, labels, seed=0)
+    Z = _standardised(head_inputs(model, batch))
+    np.testing.assert_allclose(np.exp(out_of_fold).sum(axis=1), 1.0)
+    for fitted, held_out in head_folds(labels, 0).split(Z, labels):
+        logits = 0
+        for columns, lr in experts:
+            fold_fit = LogisticRegression(C=lr.C, max_iter=HEAD_MAX_ITER)
+            fold_fit.fit(Z[fitted][:, columns], labels[fitted])
+            logits = logits + fold_fit.decision_function(Z[held_out][:, columns]) / 2
+        expected = logits - logsumexp(logits, axis=1, keepdims=True)
+        # The head's fold fits start from the previous strength's solution.
+        np.testing.assert_allclose(out_of_fold[held_out], expected, atol=1e-2)
+    # Without folds (a class with one labeled row) there are none.
+    labels = labels % 2
+    labels[0] = 2
+    assert fit_head(model, batch, labels, seed=0)[1] is None
