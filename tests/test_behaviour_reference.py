@@ -12,12 +12,12 @@ The same code rounds differently on some CPUs: torch and the libraries under
 it pick their kernels by CPU at run time, and on an AMD EPYC without AVX-512
 (torch's CPU capability "AVX2") the fits that use self-labeling or momentum
 mixup differ from the reference in float32's last bits (at most 2e-7 of each
-array's scale). Such a machine's outputs are kept
-beside the reference as ``data/behaviour_reference_<machine>.npz`` (recorded
-with ``--record <machine>`` from code whose outputs were bit-identical to the
-reference where it was recorded), a machine's outputs must equal one of the
-recordings bit for bit, and every recording must agree with the reference to
-float32 rounding, so that none of them can hide a change of behaviour.
+array's scale). Such a machine's outputs are kept beside the reference as
+``data/behaviour_reference_<machine>.npz`` (recorded with ``--record
+<machine>`` from code whose outputs were bit-identical to the reference where
+it was recorded). A machine's outputs must equal one of the recordings bit
+for bit, and every recording must agree with the reference to float32
+rounding, so that none of them can hide a change of behaviour.
 """
 
 import sys
