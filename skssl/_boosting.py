@@ -19,7 +19,10 @@ poor and their weight is 0; the log-loss, unlike accuracy, ranks the weights
 by more than the handful of rows whose prediction they flip.
 
 The head's out-of-fold predictions come from its own cross-validation
-(:func:`skssl._head.fit_head`), on the same folds, at no further fit. The
+(:func:`skssl._head.fit_regressions`), on the same folds, at no further fit;
+where the head's own mix of its two regressions is to be chosen too, each
+candidate mix is a head of the grid, and the pair of head and weight of the
+lowest out-of-fold log-loss wins. The
 trees' fold fits stop when their held-out log-loss stops falling, and the
 trees fitted on every labeled row grow the folds' mean number of
 iterations: the log-loss the blend reads is the trees' best, and a boosting
@@ -143,7 +146,8 @@ def fit_boosting_expert(
     folds=None,
     sample_weight=None,
 ):
-    """Fit the trees to the labeled rows and settle their weight.
+    """Fit the trees to the labeled rows and settle their weight, and which
+    of the candidate heads they are blended with.
 
     Parameters
     ----------
@@ -159,15 +163,19 @@ def fit_boosting_expert(
         out-of-fold log-loss, which needs ``head_out_of_fold`` and ``folds``.
         A given weight fits HistGradientBoosting's defaults once.
     seed : int
-    head_out_of_fold : ndarray of shape (n_labeled, n_classes) or None
-        The head's out-of-fold log-probabilities on ``folds``
-        (:func:`skssl._head.fit_head`).
+    head_out_of_fold : dict or None
+        Candidate heads (keys in order of preference among ties) and their
+        out-of-fold log-probabilities, of shape (n_labeled, n_classes), on
+        ``folds`` (:meth:`skssl._head.HeadRegressions.out_of_fold_log_proba`).
+        With more than one candidate, the pair of head and weight whose
+        blend has the lowest out-of-fold log-loss is chosen (at a given
+        ``weight``, the trees are fitted per fold for that choice).
     folds : cross-validation splitter or None
         The head's folds (:func:`skssl._head.head_folds`); the log-loss is
         that of the held-out rows of their
-        :func:`~skssl._head.cross_validation_splits`. None with
-        ``weight="auto"``: too few labels per class to choose; the weight is
-        0 and no trees are fitted.
+        :func:`~skssl._head.cross_validation_splits`. None: too few labels
+        per class to choose; the first candidate is taken, and with
+        ``weight="auto"`` the weight is 0 and no trees are fitted.
     sample_weight : ndarray or None
         The rows' weights in the trees' fits and the log-losses.
 
@@ -175,17 +183,23 @@ def fit_boosting_expert(
     -------
     expert : BoostingExpert or None
         None when the weight is 0.
+    head : key of ``head_out_of_fold``
+        The chosen candidate (None without candidates).
     """
     n_numeric = inputs.shape[1] - len(cardinalities)
+    candidates = list(head_out_of_fold or [None])
+    head = candidates[0]
+    weights = BOOSTING_WEIGHTS if weight == "auto" else (weight,)
     params = {}
-    if weight == "auto":
-        if folds is None:
-            return None
+    if folds is None:
+        if weight == "auto":
+            return None, head
+    elif weight == "auto" or len(candidates) > 1:
         splits = cross_validation_splits(folds, labels)
         scored = np.concatenate([held_out for _, held_out in splits])
         trees_out_of_fold = np.zeros((len(labels), n_classes))
         n_iterations = []
-        for fitted, held_out in splits:
+        for fitted, held_out in splits if max(weights) > 0 else ():
             trees = _trees(
                 n_numeric,
                 cardinalities,
@@ -197,20 +211,26 @@ def fit_boosting_expert(
                 trees, inputs, labels, fitted, held_out, n_classes, sample_weight
             )
             n_iterations.append(n_iter)
-        head, trees_out_of_fold = head_out_of_fold[scored], trees_out_of_fold[scored]
+        trees_out_of_fold = trees_out_of_fold[scored]
+        grid = [(key, w) for key in candidates for w in weights]
         losses = [
             _log_loss(
-                log_softmax((1 - w) * head + w * trees_out_of_fold, axis=1),
+                log_softmax(
+                    (1 - w) * head_out_of_fold[key][scored] + w * trees_out_of_fold,
+                    axis=1,
+                ),
                 labels[scored],
                 None if sample_weight is None else sample_weight[scored],
             )
-            for w in BOOSTING_WEIGHTS
+            for key, w in grid
         ]
-        weight = BOOSTING_WEIGHTS[int(np.argmin(losses))]
-        max_iter = int(round(np.mean(n_iterations)))
-        params = {"max_iter": max_iter, "early_stopping": False}
+        head, chosen = grid[int(np.argmin(losses))]
+        if weight == "auto":
+            weight = chosen
+            max_iter = int(round(np.mean(n_iterations)))
+            params = {"max_iter": max_iter, "early_stopping": False}
     if weight == 0:
-        return None
+        return None, head
     trees = _trees(n_numeric, cardinalities, seed, **params)
     trees.fit(inputs, labels, sample_weight=sample_weight)
-    return BoostingExpert(trees, float(weight), n_classes)
+    return BoostingExpert(trees, float(weight), n_classes), head

@@ -51,14 +51,17 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
        (InfoNCE between two SCARF views, arXiv 2106.15147, and the VAE's
        negative ELBO, arXiv 2504.04032).
     2. **The head**, linear in the raw columns (numeric values, missing
-       flags, one-hot categories) and in every hidden activation, fitted to
-       the labeled rows as a logistic regression whose L2 strength is chosen
-       by cross-validation. A logistic regression on the raw columns is one
+       flags, one-hot categories) and in every hidden activation: the mixed
+       logits of two logistic regressions fitted to the labeled rows, on the
+       raw columns with and without the hidden activations
+       (``raw_regression_weight``), their L2 strengths chosen by
+       cross-validation. A logistic regression on the raw columns is one
        of the functions it can represent, so the learned features add to the
        input rather than replace it. Beside the head, gradient-boosted trees
        fitted to the labeled rows' columns, whose probabilities are blended
        with the head's (``boosting_weight``; arXiv 2106.03253), the blend's
-       weight chosen by the out-of-fold log-loss of the labeled rows.
+       weight and the head's mix chosen by the out-of-fold log-loss of the
+       labeled rows.
     3. **Fine-tuning** (``fine_tune_epochs``, off by default): encoder and
        head trained together on ``... + supervised_weight * L_supervised``,
        the cross-entropy of the labeled rows plus ``consistency_weight``
@@ -132,6 +135,15 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
         of out-of-fold predictions of the labeled rows has the lowest
         log-loss (0, and no trees, when a class has a single labeled row).
         0: the head alone.
+    raw_regression_weight : "auto" or float in [0, 1], default="auto"
+        The head is two logistic regressions' logits mixed: one on the raw
+        columns with the hidden activations, one on the raw columns alone,
+        which has this weight (0: the learned features' regression alone; 1:
+        a logistic regression on the raw columns; 0.5: their average).
+        "auto": the weight of 0, 0.25, ..., 1 that, together with the
+        trees' (``boosting_weight``), gives the labeled rows' out-of-fold
+        predictions the lowest log-loss (0.5 when a class has a single
+        labeled row).
     corruption_rate : float, default=0.3
         Fraction of each row's columns replaced by SCARF corruption.
     noise_scale : float, default=0.1
@@ -209,6 +221,9 @@ supervised_loss_curve_ : list of float
     boosting_weight_ : float
         The weight of the trees in the predictions (``boosting_weight``
         resolved; 0 without trees).
+    raw_regression_weight_ : float
+        The raw columns' regression's weight in the head
+        (``raw_regression_weight`` resolved).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined only when X has string column names.
@@ -243,6 +258,10 @@ supervised_loss_curve_ : list of float
         "unlabeled_label": [Real, str, None],
         "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
         "boosting_weight": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
+        "raw_regression_weight": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, 1, closed="both"),
+        ],
     }
 
     def __init__(
@@ -268,6 +287,7 @@ supervised_loss_curve_ : list of float
         unlabeled_label=-1,
         fine_tune_epochs=0,
         boosting_weight="auto",
+        raw_regression_weight="auto",
         corruption_rate=0.3,
         noise_scale=0.1,
         categorical_features="auto",
@@ -308,6 +328,7 @@ supervised_loss_curve_ : list of float
         self.unlabeled_label = unlabeled_label
         self.fine_tune_epochs = fine_tune_epochs
         self.boosting_weight = boosting_weight
+        self.raw_regression_weight = raw_regression_weight
         self.corruption_rate = corruption_rate
         self.noise_scale = noise_scale
         self.categorical_features = categorical_features
@@ -402,6 +423,7 @@ supervised_loss_curve_ : list of float
         )
         self._publish(state)
         self.boosting_weight_ = 0.0 if state.boosting is None else state.boosting.weight
+        self.raw_regression_weight_ = state.raw_regression_weight
         return self
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:

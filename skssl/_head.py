@@ -12,6 +12,7 @@ any) then continues from.
 
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,6 +28,10 @@ HEAD_MAX_ITER = 2000
 # the folds alone: a third of them, thousands of rows, rank the strengths
 # (and the trees' weight) closely, at a third of the fits.
 MAX_ROWS_ALL_FOLDS = 6000
+# The raw columns' regression's share of the head's logits: by default the
+# two regressions' average; "auto" chooses among the grid.
+DEFAULT_RAW_REGRESSION_WEIGHT = 0.5
+RAW_REGRESSION_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # The intercept of a class no labeled row has: it is never predicted.
 ABSENT_CLASS_LOGIT = -1e4
 
@@ -170,63 +175,105 @@ def _raw_columns(head, n_inputs):
     return raw
 
 
-@torch.no_grad()
-def fit_head(model, batch, labels, seed, sample_weight=None):
-    """Fit ``model.classifier`` to ``labels`` (class indices) of ``batch``'s rows.
+@dataclass
+class HeadRegressions:
+    """The head's two cross-validated regressions, before the head is written.
 
-    Columns are standardised for the fit (the penalty then treats them
-    alike) and the scaling is folded back into the head's weights. Two
-    regressions are cross-validated on :func:`head_folds`
-    (:func:`cross_validation_splits`), on the raw
-    columns with the hidden activations and on the raw columns alone, and
-    the head is their logit average (a product of the two experts, still
-    linear). With few labels, choosing one of the two by cross-validated
-    accuracy picks by noise; the average is never far from the better one,
-    and where the learned features do not help, the raw columns' regression
-    holds the head near what a logistic regression on them does.
-    ``sample_weight`` (one per row, or None) weighs both regressions' fits
-    and their held-out accuracies.
+    Attributes
+    ----------
+    experts : list of (columns, LogisticRegression)
+        The regression on every input (raw columns and hidden activations)
+        and the one on the raw columns alone, ``columns`` a mask of the
+        standardised head inputs each reads.
+    out_of_fold_logits : list of ndarray, or None
+        Each regression's held-out logits at its chosen strength
+        (:func:`_cross_validated_regression`); None without folds.
+    mean, scale : ndarray
+        The standardisation of the head inputs the regressions were fitted on.
+    n_classes : int
+    """
+
+    experts: list
+    out_of_fold_logits: list
+    mean: np.ndarray
+    scale: np.ndarray
+    n_classes: int
+
+    def _mixed(self, parts, raw_weight):
+        every, raw = parts
+        return (1 - raw_weight) * every + raw_weight * raw
+
+    def out_of_fold_log_proba(self, raw_weight):
+        """The head's out-of-fold log-probabilities when the raw columns'
+        regression has ``raw_weight`` of its logits; None without folds."""
+        if self.out_of_fold_logits is None:
+            return None
+        return log_softmax(self._mixed(self.out_of_fold_logits, raw_weight), axis=1)
+
+    @torch.no_grad()
+    def write(self, head, raw_weight):
+        """Write the head: the two regressions' logits, the raw columns' with
+        weight ``raw_weight`` (a product of the two experts, still linear),
+        the standardisation folded into the weights."""
+        parts = []
+        for columns, lr in self.experts:
+            coef, intercept = _class_logits(lr, self.n_classes)
+            full = np.zeros((self.n_classes, len(columns)))
+            full[:, columns] = coef
+            parts.append((full, intercept))
+        coef = self._mixed([coef for coef, _ in parts], raw_weight)
+        intercept = self._mixed([intercept for _, intercept in parts], raw_weight)
+        _exclude_absent(intercept, self.experts[0][1].classes_)
+        weights = coef / self.scale
+        bias = intercept - weights @ self.mean
+        n_dense = head.dense.in_features
+        dtype = head.dense.weight.dtype
+        head.dense.weight.copy_(torch.as_tensor(weights[:, :n_dense], dtype=dtype))
+        head.dense.bias.copy_(torch.as_tensor(bias, dtype=dtype))
+        if head.n_categorical:
+            head.one_hot.weight.copy_(
+                torch.as_tensor(weights[:, n_dense:].T, dtype=dtype)
+            )
+
+
+@torch.no_grad()
+def fit_regressions(model, batch, labels, seed, sample_weight=None):
+    """The head's two regressions of ``labels`` (class indices) on ``batch``'s
+    rows, cross-validated on :func:`head_folds`
+    (:func:`cross_validation_splits`).
+
+    Columns are standardised for the fits (the penalty then treats them
+    alike); :meth:`HeadRegressions.write` folds the scaling back into the
+    head's weights. One regression reads the raw columns with the hidden
+    activations, the other the raw columns alone, and the head mixes their
+    logits: with few labels, choosing one of the two by cross-validated
+    accuracy picks by noise, while a mix chosen by the out-of-fold log-loss
+    (:func:`skssl._boosting.fit_boosting_expert`) reads every row's
+    probability, and where the learned features do not help, the raw
+    columns' regression holds the head near what a logistic regression on
+    them does. ``sample_weight`` (one per row, or None) weighs both
+    regressions' fits and their held-out accuracies.
+
+    The out-of-fold logits are each held-out row's from the fold's fits
+    that did not see it, at the chosen strengths (zero in rows no split
+    holds out). The encoder is not refitted per fold: trained without
+    labels, its features of a held-out row carry nothing of that row's
+    label.
 
     Returns
     -------
-    experts : list of (columns, LogisticRegression)
-        The two regressions, ``columns`` a mask of the head's inputs that
-        each reads (standardised).
-    out_of_fold_log_proba : ndarray of shape (n_rows, n_classes) or None
-        The head's log-probabilities of each row held out by
-        :func:`cross_validation_splits` from the fold's fits that did not
-        see it, at the chosen strengths (both regressions' logits averaged;
-        uniform in rows no split holds out); None without folds (a class
-        with a single row). The encoder is not refitted per fold: trained
-        without labels, its features of a held-out row carry nothing of
-        that row's label.
+    HeadRegressions
     """
     head = model.classifier
     Z, mean, scale = _standardised_inputs(model, batch)
     folds = head_folds(labels, seed)
-    coef = np.zeros((head.n_classes, Z.shape[1]))
-    intercept = np.zeros(head.n_classes)
-    out_of_fold = None if folds is None else np.zeros((len(labels), head.n_classes))
-    experts = []
+    experts, out_of_fold = [], []
     for columns in (np.ones(Z.shape[1], dtype=bool), _raw_columns(head, Z.shape[1])):
         lr, held_out_logits = _cross_validated_regression(
             Z[:, columns], labels, head.n_classes, folds, sample_weight
         )
-        expert_coef, expert_intercept = _class_logits(lr, head.n_classes)
-        coef[:, columns] += expert_coef / 2
-        intercept += expert_intercept / 2
-        if out_of_fold is not None:
-            out_of_fold += held_out_logits / 2
         experts.append((columns, lr))
-    _exclude_absent(intercept, lr.classes_)
-    weights = coef / scale
-    bias = intercept - weights @ mean
-    n_dense = head.dense.in_features
-    dtype = head.dense.weight.dtype
-    head.dense.weight.copy_(torch.as_tensor(weights[:, :n_dense], dtype=dtype))
-    head.dense.bias.copy_(torch.as_tensor(bias, dtype=dtype))
-    if head.n_categorical:
-        head.one_hot.weight.copy_(torch.as_tensor(weights[:, n_dense:].T, dtype=dtype))
-    if out_of_fold is not None:
-        out_of_fold = log_softmax(out_of_fold, axis=1)
-    return experts, out_of_fold
+        out_of_fold.append(held_out_logits)
+    return HeadRegressions(
+        experts, None if folds is None else out_of_fold, mean, scale, head.n_classes
+    )

@@ -39,7 +39,12 @@ from ._boosting import BoostingExpert, fit_boosting_expert, tree_inputs
 from ._devices import pool_rows, resolve_device
 from ._diagnostics import RepresentationMonitor, empty_representation_history
 from ._encoding import TabularEncoder
-from ._head import fit_head, head_folds
+from ._head import (
+    DEFAULT_RAW_REGRESSION_WEIGHT,
+    RAW_REGRESSION_WEIGHTS,
+    fit_regressions,
+    head_folds,
+)
 from ._networks import ContrastiveVAE, network_sizes
 from ._objective import (
     LOSS_TERMS,
@@ -131,6 +136,8 @@ class TrainingState:
     stream: StreamState = None
     # The classifier's trees blended with its head (None: the head alone).
     boosting: BoostingExpert = None
+    # The raw columns' regression's share of the classifier head's logits.
+    raw_regression_weight: float = None
 
     def __getstate__(self):
         """Pickled with the networks as NumPy arrays and their constructor's
@@ -877,10 +884,12 @@ class TrainingSession:
 
         1. Self-supervised pre-training on every row (the transformer's
            objective; labels unused), as SCARF pre-trains (arXiv 2106.15147).
-        2. The head fitted as a logistic regression on the labeled rows'
-           input and hidden activations (:func:`skssl._head.fit_head`), and
-           the gradient-boosting expert blended with it, its weight chosen
-           by out-of-fold log-loss (:mod:`skssl._boosting`).
+        2. The head fitted as logistic regressions on the labeled rows'
+           raw columns with and without the hidden activations
+           (:func:`skssl._head.fit_regressions`), and the gradient-boosting
+           expert blended with it; the trees' weight and the raw columns'
+           regression's share of the head, where "auto", are chosen
+           together by out-of-fold log-loss (:mod:`skssl._boosting`).
         3. ``fine_tune_epochs`` epochs of the whole objective: the encoder
            and head together on the labeled rows' cross-entropy (and the
            consistency term), the self-supervised terms kept on all rows;
@@ -902,10 +911,18 @@ class TrainingSession:
         rows = run.data.rows(torch.as_tensor(labeled).to(run.data.device))
         labels = train_labels[labeled]
         head_weights = None if weights is None else weights[labeled]
-        _, head_out_of_fold = fit_head(
+        regressions = fit_regressions(
             run.model, rows, labels, seed, sample_weight=head_weights
         )
-        state.boosting = fit_boosting_expert(
+        raw_weight = self.params["raw_regression_weight"]
+        if raw_weight != "auto":
+            candidates = (raw_weight,)
+        elif regressions.out_of_fold_logits is None:
+            # No folds (a class with a single labeled row): nothing to choose on.
+            candidates = (DEFAULT_RAW_REGRESSION_WEIGHT,)
+        else:
+            candidates = RAW_REGRESSION_WEIGHTS
+        state.boosting, raw_weight = fit_boosting_expert(
             tree_inputs(
                 rows.numeric.cpu().numpy(),
                 rows.observed.cpu().numpy(),
@@ -916,10 +933,15 @@ class TrainingSession:
             state.table_encoder.cardinalities_,
             self.params["boosting_weight"],
             seed,
-            head_out_of_fold=head_out_of_fold,
+            head_out_of_fold={
+                weight: regressions.out_of_fold_log_proba(weight)
+                for weight in candidates
+            },
             folds=head_folds(labels, seed),
             sample_weight=head_weights,
         )
+        regressions.write(run.model.classifier, raw_weight)
+        state.raw_regression_weight = float(raw_weight)
         run.validation, run.objective = validation, objective
         if self.params["fine_tune_epochs"]:
             run.epochs(

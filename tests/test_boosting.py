@@ -14,9 +14,11 @@ from skssl._boosting import (
     MAX_ITERATIONS,
     _fold_trees,
     _trees,
+    fit_boosting_expert,
     tree_inputs,
 )
 from skssl._encoding import MISSING_CODE
+from skssl._head import RAW_REGRESSION_WEIGHTS, head_folds
 from tests._helpers import TINY_CLASSIFIER as TINY
 
 
@@ -94,8 +96,10 @@ def test_predictions_are_the_geometric_blend_of_head_and_trees():
     """Same seed, same head: the blend's probabilities are the normalised
     product p_head^(1 - w) p_trees^w."""
     X, y = _xor_table(300, seed=0)
-    head = ContrastiveVAEClassifier(**TINY, boosting_weight=0).fit(X, y)
-    blended = ContrastiveVAEClassifier(**TINY, boosting_weight=0.375).fit(X, y)
+    # The same head in both: a fixed mix of its regressions.
+    params = dict(TINY, raw_regression_weight=0.5)
+    head = ContrastiveVAEClassifier(**params, boosting_weight=0).fit(X, y)
+    blended = ContrastiveVAEClassifier(**params, boosting_weight=0.375).fit(X, y)
     trees = blended._training_state.boosting.trees
     codes = blended.table_encoder_.transform(X, dtype=np.float32)
     p_trees = trees.predict_proba(tree_inputs(*codes.arrays))
@@ -162,3 +166,58 @@ def test_fold_trees_predict_at_the_held_out_log_loss_minimum():
     np.testing.assert_allclose(
         -log_proba[np.arange(100), y[held_out]].mean(), min(staged)
     )
+
+
+def _noisy_threshold(n, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    y = (X[:, 0] + rng.normal(scale=0.5, size=n) > 0).astype(int)
+    return tree_inputs(X, np.ones_like(X, dtype=bool), np.zeros((n, 0), int)), y
+
+
+@pytest.mark.parametrize("weight", ["auto", 0.0, 0.5])
+def test_the_head_of_the_lowest_out_of_fold_log_loss_is_chosen(weight):
+    """Candidate heads: the one whose out-of-fold predictions follow the
+    labels wins, in whichever order the candidates come, alone (weight 0),
+    with the trees at a given weight, or with the weight chosen too."""
+    inputs, y = _noisy_threshold(200, seed=0)
+    right = np.log(np.where(np.eye(2)[y] == 1, 0.8, 0.2))
+    wrong = right[:, ::-1]
+    for candidates in (
+        {"right": right, "wrong": wrong},
+        {"wrong": wrong, "right": right},
+    ):
+        expert, head = fit_boosting_expert(
+            inputs, y, 2, [], weight, 0, candidates, folds=head_folds(y, 0)
+        )
+        assert head == "right"
+        if weight == "auto":
+            # A head right on 100 % of rows at 0.8 leaves the trees little.
+            assert expert is None or expert.weight < 0.5
+        else:
+            assert (expert is None) == (weight == 0.0)
+
+
+def test_without_folds_the_first_head_is_taken():
+    inputs, y = _noisy_threshold(50, seed=0)
+    uniform = np.log(np.full((50, 2), 0.5))
+    expert, head = fit_boosting_expert(
+        inputs, y, 2, [], "auto", 0, {"first": uniform, "second": uniform}, folds=None
+    )
+    assert expert is None and head == "first"
+
+
+def test_raw_regression_weight_is_chosen_or_kept():
+    X, y = _xor_table(200, seed=0)
+    y_partial = np.where(np.arange(200) < 80, y, -1)
+    auto = ContrastiveVAEClassifier(**TINY).fit(X, y_partial)
+    assert auto.raw_regression_weight_ in RAW_REGRESSION_WEIGHTS
+    fixed = ContrastiveVAEClassifier(**TINY, raw_regression_weight=0.3)
+    assert fixed.fit(X, y_partial).raw_regression_weight_ == 0.3
+    # A class with a single labeled row: no folds, the regressions' average.
+    y_partial[np.flatnonzero(y_partial == 1)[1:]] = -1
+    assert (
+        ContrastiveVAEClassifier(**TINY).fit(X, y_partial).raw_regression_weight_ == 0.5
+    )
+    with pytest.raises(ValueError, match="raw_regression_weight"):
+        ContrastiveVAEClassifier(**TINY, raw_regression_weight=2).fit(X, y_partial)

@@ -6,7 +6,14 @@ import torch
 from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 
-from skssl._head import HEAD_CS, HEAD_MAX_ITER, fit_head, head_folds, head_inputs
+from skssl._head import (
+    DEFAULT_RAW_REGRESSION_WEIGHT,
+    HEAD_CS,
+    HEAD_MAX_ITER,
+    fit_regressions,
+    head_folds,
+    head_inputs,
+)
 from skssl._networks import ContrastiveVAE
 from skssl._training_data import Batch
 
@@ -24,6 +31,14 @@ def _model(n_numeric=3, cardinalities=(4, 3), n_classes=3, seed=0):
         with_projection=False,
         n_classes=n_classes,
     )
+
+
+def fit_head(model, batch, labels, seed, raw_weight=DEFAULT_RAW_REGRESSION_WEIGHT):
+    """The regressions, the head written at ``raw_weight``, and its
+    out-of-fold log-probabilities, as the classifier's fit does."""
+    regressions = fit_regressions(model, batch, labels, seed)
+    regressions.write(model.classifier, raw_weight)
+    return regressions.experts, regressions.out_of_fold_log_proba(raw_weight)
 
 
 def _batch(n, seed=0):
@@ -75,6 +90,24 @@ def test_head_is_the_logit_average_of_the_two_regressions(n_classes):
     )
     # Labels a linear function of the raw columns fits: the head fits them.
     assert (logits.argmax(1).numpy() == labels).mean() > 0.95
+
+
+@pytest.mark.parametrize("raw_weight", [0.0, 0.25, 1.0])
+def test_head_mixes_the_regressions_logits_at_the_raw_weight(raw_weight):
+    model, batch = _model(n_classes=3), _batch(90)
+    labels = (batch.categorical[:, 0] % 3).numpy()
+    experts, _ = fit_head(model, batch, labels, 0, raw_weight)
+    Z = _standardised(head_inputs(model, batch))
+    (_, both), (raw, raw_only) = experts
+    with torch.no_grad():
+        logits = model.class_logits(batch.numeric, batch.observed, batch.categorical)
+    expected = (1 - raw_weight) * _expert_logits(both, Z)
+    expected = expected + raw_weight * _expert_logits(raw_only, Z[:, raw])
+    np.testing.assert_allclose(
+        logits.softmax(1).numpy(),
+        torch.as_tensor(expected).softmax(1).numpy(),
+        atol=1e-4,
+    )
 
 
 def test_raw_columns_hold_the_head_where_hidden_activations_are_noise():
