@@ -185,6 +185,9 @@ class HeadRegressions:
         The regression on every input (raw columns and hidden activations)
         and the one on the raw columns alone, ``columns`` a mask of the
         standardised head inputs each reads.
+    folds : cross-validation splitter or None
+        The folds they were cross-validated on (:func:`head_folds`); None
+        when a class has a single row.
     out_of_fold_logits : list of ndarray, or None
         Each regression's held-out logits at its chosen strength
         (:func:`_cross_validated_regression`); None without folds.
@@ -194,6 +197,7 @@ class HeadRegressions:
     """
 
     experts: list
+    folds: object
     out_of_fold_logits: list
     mean: np.ndarray
     scale: np.ndarray
@@ -275,5 +279,10 @@ def fit_regressions(model, batch, labels, seed, sample_weight=None):
         experts.append((columns, lr))
         out_of_fold.append(held_out_logits)
     return HeadRegressions(
-        experts, None if folds is None else out_of_fold, mean, scale, head.n_classes
+        experts,
+        folds,
+        None if folds is None else out_of_fold,
+        mean,
+        scale,
+        head.n_classes,
     )

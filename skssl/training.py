@@ -43,7 +43,6 @@ from ._head import (
     DEFAULT_RAW_REGRESSION_WEIGHT,
     RAW_REGRESSION_WEIGHTS,
     fit_regressions,
-    head_folds,
 )
 from ._networks import ContrastiveVAE, network_sizes
 from ._objective import (
@@ -917,7 +916,7 @@ class TrainingSession:
         raw_weight = self.params["raw_regression_weight"]
         if raw_weight != "auto":
             candidates = (raw_weight,)
-        elif regressions.out_of_fold_logits is None:
+        elif regressions.folds is None:
             # No folds (a class with a single labeled row): nothing to choose on.
             candidates = (DEFAULT_RAW_REGRESSION_WEIGHT,)
         else:
@@ -937,7 +936,7 @@ class TrainingSession:
                 weight: regressions.out_of_fold_log_proba(weight)
                 for weight in candidates
             },
-            folds=head_folds(labels, seed),
+            folds=regressions.folds,
             sample_weight=head_weights,
         )
         regressions.write(run.model.classifier, raw_weight)
