@@ -41,6 +41,10 @@ from ._head import cross_validation_splits
 
 # The weights of the trees the out-of-fold log-loss chooses among.
 BOOSTING_WEIGHTS = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75)
+# The graph's weights (skssl._graph), and the most the trees and the graph
+# take together: the head keeps at least a quarter of the logits.
+GRAPH_WEIGHTS = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75)
+MAX_EXPERTS_WEIGHT = 0.75
 # HistGradientBoosting's categorical features take codes below its bin count.
 MAX_TREE_CATEGORIES = 255
 # Floor of a tree probability before its logarithm (an underflowed 0).
@@ -89,32 +93,43 @@ def _fold_trees(trees, inputs, labels, fitted, held_out, n_classes, sample_weigh
 
 @dataclass
 class BoostingExpert:
-    """Fitted trees and the weight of their log-probabilities in the blend.
+    """The experts blended with the head, and their weights.
 
     Attributes
     ----------
-    trees : HistGradientBoostingClassifier
-        Fitted on the labeled rows' :func:`tree_inputs`.
+    trees : HistGradientBoostingClassifier or None
+        Fitted on the labeled rows' :func:`tree_inputs`; None at weight 0.
     weight : float
         ``w`` in the module's formula.
     n_classes : int
         Columns of the classifier's probabilities (classes with a labeled
         row of positive weight are ``trees.classes_``).
+    graph : skssl._graph.LabelGraph or None
+        Labels spread over the rows' neighbour graph; None at weight 0.
+    graph_weight : float
+        The graph's weight ``v``: the blend's logits are
+        ``(1 - w - v) log p_head + w log p_trees + v log p_graph``.
     """
 
     trees: HistGradientBoostingClassifier
     weight: float
     n_classes: int
+    graph: object = None
+    graph_weight: float = 0.0
 
     def log_proba(self, inputs):
         """The trees' log-probabilities of :func:`tree_inputs` rows, one
         column per class (the floor for classes the trees never saw)."""
         return _tree_log_proba(self.trees, inputs, self.n_classes)
 
-    def blend(self, head_log_proba, inputs):
-        """Class probabilities of the rows, the head's and the trees' blended."""
-        logits = (1 - self.weight) * head_log_proba
-        logits += self.weight * self.log_proba(inputs)
+    def blend(self, head_log_proba, inputs, graph_inputs=None):
+        """Class probabilities of the rows, the head's, the trees' and the
+        graph's blended."""
+        logits = (1 - self.weight - self.graph_weight) * head_log_proba
+        if self.trees is not None:
+            logits += self.weight * self.log_proba(inputs)
+        if self.graph is not None:
+            logits += self.graph_weight * self.graph.log_proba(graph_inputs)
         return np.exp(log_softmax(logits, axis=1))
 
 
@@ -145,6 +160,8 @@ def fit_boosting_expert(
     head_out_of_fold=None,
     folds=None,
     sample_weight=None,
+    graph=None,
+    graph_weight="auto",
 ):
     """Fit the trees to the labeled rows and settle their weight, and which
     of the candidate heads they are blended with.
@@ -179,10 +196,18 @@ def fit_boosting_expert(
     sample_weight : ndarray or None
         The rows' weights in the trees' fits and the log-losses.
 
+    graph : (LabelGraph, ndarray) or None
+        The graph expert and its out-of-fold log-probabilities on ``folds``
+        (:func:`skssl._graph.fit_label_graph`); its weight is chosen with
+        the trees', among :data:`GRAPH_WEIGHTS`, their sum at most
+        :data:`MAX_EXPERTS_WEIGHT`. None: no graph.
+    graph_weight : float or "auto"
+        The graph's weight, or "auto" to choose it.
+
     Returns
     -------
     expert : BoostingExpert or None
-        None when the weight is 0.
+        None when the trees' and the graph's weights are 0.
     head : key of ``head_out_of_fold``
         The chosen candidate (None without candidates).
     """
@@ -191,10 +216,12 @@ def fit_boosting_expert(
     head = candidates[0]
     weights = BOOSTING_WEIGHTS if weight == "auto" else (weight,)
     params = {}
+    if graph is None or folds is None:
+        graph_weight = 0.0
     if folds is None:
         if weight == "auto":
             return None, head
-    elif weight == "auto" or len(candidates) > 1:
+    elif weight == "auto" or len(candidates) > 1 or graph_weight != 0:
         splits = cross_validation_splits(folds, labels)
         scored = np.concatenate([held_out for _, held_out in splits])
         trees_out_of_fold = np.zeros((len(labels), n_classes))
@@ -212,25 +239,43 @@ def fit_boosting_expert(
             )
             n_iterations.append(n_iter)
         trees_out_of_fold = trees_out_of_fold[scored]
-        grid = [(key, w) for key in candidates for w in weights]
+        graph_weights = GRAPH_WEIGHTS if graph_weight == "auto" else (graph_weight,)
+        grid = [
+            (key, w, v)
+            for key in candidates
+            for w in weights
+            for v in graph_weights
+            if v == 0 or w + v <= MAX_EXPERTS_WEIGHT
+        ]
+        graph_out_of_fold = 0.0 if graph_weight == 0 else graph[1][scored]
         losses = [
             _log_loss(
                 log_softmax(
-                    (1 - w) * head_out_of_fold[key][scored] + w * trees_out_of_fold,
+                    (1 - w - v) * head_out_of_fold[key][scored]
+                    + w * trees_out_of_fold
+                    + v * graph_out_of_fold,
                     axis=1,
                 ),
                 labels[scored],
                 None if sample_weight is None else sample_weight[scored],
             )
-            for key, w in grid
+            for key, w, v in grid
         ]
-        head, chosen = grid[int(np.argmin(losses))]
+        head, chosen, graph_weight = grid[int(np.argmin(losses))]
         if weight == "auto":
             weight = chosen
             max_iter = int(round(np.mean(n_iterations)))
             params = {"max_iter": max_iter, "early_stopping": False}
-    if weight == 0:
+    if weight == 0 and graph_weight == 0:
         return None, head
-    trees = _trees(n_numeric, cardinalities, seed, **params)
-    trees.fit(inputs, labels, sample_weight=sample_weight)
-    return BoostingExpert(trees, float(weight), n_classes), head
+    trees = None
+    if weight > 0:
+        trees = _trees(n_numeric, cardinalities, seed, **params)
+        trees.fit(inputs, labels, sample_weight=sample_weight)
+    return BoostingExpert(
+        trees,
+        float(weight),
+        n_classes,
+        graph=None if graph_weight == 0 else graph[0],
+        graph_weight=float(graph_weight),
+    ), head

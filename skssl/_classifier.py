@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import BaseContrastiveVAE
+from ._boosting import MAX_EXPERTS_WEIGHT
 from ._devices import resolve_device
 from ._inference import class_probabilities
 from ._input import validate_sample_weight
@@ -59,9 +60,11 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
        of the functions it can represent, so the learned features add to the
        input rather than replace it. Beside the head, gradient-boosted trees
        fitted to the labeled rows' columns, whose probabilities are blended
-       with the head's (``boosting_weight``; arXiv 2106.03253), the blend's
-       weight and the head's mix chosen by the out-of-fold log-loss of the
-       labeled rows.
+       with the head's (``boosting_weight``; arXiv 2106.03253), and labels
+       spread over a nearest-neighbour graph of the labeled and unlabeled
+       rows (``graph_weight``; Zhou et al. 2004), the blend's weights and
+       the head's mix chosen by the out-of-fold log-loss of the labeled
+       rows.
     3. **Fine-tuning** (``fine_tune_epochs``, off by default): encoder and
        head trained together on ``... + supervised_weight * L_supervised``,
        the cross-entropy of the labeled rows plus ``consistency_weight``
@@ -135,6 +138,16 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
         of out-of-fold predictions of the labeled rows has the lowest
         log-loss (0, and no trees, when a class has a single labeled row).
         0: the head alone.
+    graph_weight : "auto" or float in [0, 0.75], default="auto"
+        Weight ``v`` of a graph expert: labels spread over a
+        10-nearest-neighbour graph of the labeled and unlabeled rows' raw
+        columns (Zhou et al. 2004, as
+        :class:`~sklearn.semi_supervised.LabelSpreading`), in the prediction
+        ``p ~ p_head^(1 - w - v) * p_trees^w * p_graph^v``. "auto": the ``v``
+        of 0, 0.125, ..., 0.75 (``w + v`` at most 0.75) chosen with ``w`` by
+        the same out-of-fold log-loss. 0: no graph. The graph holds at most
+        20,000 rows (every labeled row, then a draw of unlabeled ones), and
+        is left out with more labeled rows than that.
     raw_regression_weight : "auto" or float in [0, 1], default="auto"
         The head is two logistic regressions' logits mixed: one on the raw
         columns with the hidden activations, one on the raw columns alone,
@@ -221,6 +234,9 @@ supervised_loss_curve_ : list of float
     boosting_weight_ : float
         The weight of the trees in the predictions (``boosting_weight``
         resolved; 0 without trees).
+    graph_weight_ : float
+        The weight of the label graph in the predictions (``graph_weight``
+        resolved; 0 without the graph).
     raw_regression_weight_ : float
         The raw columns' regression's weight in the head
         (``raw_regression_weight`` resolved).
@@ -258,6 +274,10 @@ supervised_loss_curve_ : list of float
         "unlabeled_label": [Real, str, None],
         "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
         "boosting_weight": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
+        "graph_weight": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, MAX_EXPERTS_WEIGHT, closed="both"),
+        ],
         "raw_regression_weight": [
             StrOptions({"auto"}),
             Interval(Real, 0, 1, closed="both"),
@@ -287,6 +307,7 @@ supervised_loss_curve_ : list of float
         unlabeled_label=-1,
         fine_tune_epochs=0,
         boosting_weight="auto",
+        graph_weight="auto",
         raw_regression_weight="auto",
         corruption_rate=0.3,
         noise_scale=0.1,
@@ -328,6 +349,7 @@ supervised_loss_curve_ : list of float
         self.unlabeled_label = unlabeled_label
         self.fine_tune_epochs = fine_tune_epochs
         self.boosting_weight = boosting_weight
+        self.graph_weight = graph_weight
         self.raw_regression_weight = raw_regression_weight
         self.corruption_rate = corruption_rate
         self.noise_scale = noise_scale
@@ -423,6 +445,9 @@ supervised_loss_curve_ : list of float
         )
         self._publish(state)
         self.boosting_weight_ = 0.0 if state.boosting is None else state.boosting.weight
+        self.graph_weight_ = (
+            0.0 if state.boosting is None else state.boosting.graph_weight
+        )
         self.raw_regression_weight_ = state.raw_regression_weight
         return self
 

@@ -15,6 +15,7 @@ import torch
 
 from ._boosting import tree_inputs
 from ._encoding import RARE_CODE
+from ._graph import graph_inputs
 from ._objective import elbo
 
 # Rows per chunk at inference: bounds memory for any n_samples.
@@ -183,7 +184,15 @@ def class_probabilities(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
             categorical.cpu().numpy(),
         )
         head = logits.log_softmax(dim=1).cpu().numpy()
-        return [torch.from_numpy(boosting.blend(head, inputs))]
+        graph = None
+        if boosting.graph is not None:
+            graph = graph_inputs(
+                numeric.cpu().numpy(),
+                observed.cpu().numpy(),
+                categorical.cpu().numpy(),
+                state.table_encoder.cardinalities_,
+            )
+        return [torch.from_numpy(boosting.blend(head, inputs, graph))]
 
     width = model.classifier.n_classes
     what = "class probabilities"

@@ -39,6 +39,7 @@ from ._boosting import BoostingExpert, fit_boosting_expert, tree_inputs
 from ._devices import pool_rows, resolve_device
 from ._diagnostics import RepresentationMonitor, empty_representation_history
 from ._encoding import TabularEncoder
+from ._graph import fit_label_graph, graph_inputs, graph_rows
 from ._head import (
     DEFAULT_RAW_REGRESSION_WEIGHT,
     RAW_REGRESSION_WEIGHTS,
@@ -921,6 +922,7 @@ class TrainingSession:
             candidates = (DEFAULT_RAW_REGRESSION_WEIGHT,)
         else:
             candidates = RAW_REGRESSION_WEIGHTS
+        graph = self._label_graph(run, state, labeled, labels, regressions.folds, seed)
         state.boosting, raw_weight = fit_boosting_expert(
             tree_inputs(
                 rows.numeric.cpu().numpy(),
@@ -938,6 +940,8 @@ class TrainingSession:
             },
             folds=regressions.folds,
             sample_weight=head_weights,
+            graph=graph,
+            graph_weight=self.params["graph_weight"],
         )
         regressions.write(run.model.classifier, raw_weight)
         state.raw_regression_weight = float(raw_weight)
@@ -951,6 +955,26 @@ class TrainingSession:
                 monitor=monitor,
                 schedule=self.params["learning_rate_schedule"],
             )
+
+    def _label_graph(self, run, state, labeled, labels, folds, seed):
+        """The labels spread over the graph of the labeled rows and the
+        unlabeled ones (:mod:`skssl._graph`), and the labeled rows'
+        out-of-fold log-probabilities; None when the graph's weight is 0,
+        there are no folds, or the labeled rows alone overfill the graph."""
+        if self.params["graph_weight"] == 0 or folds is None:
+            return None
+        index = graph_rows(run.data.n_samples, labeled, seed)
+        if index is None:
+            return None
+        rows = run.data.rows(torch.as_tensor(index).to(run.data.device))
+        inputs = graph_inputs(
+            rows.numeric.cpu().numpy(),
+            rows.observed.cpu().numpy(),
+            rows.categorical.cpu().numpy(),
+            state.table_encoder.cardinalities_,
+        )
+        n_classes = run.model.classifier.n_classes
+        return fit_label_graph(inputs, len(labeled), labels, n_classes, folds)
 
     def _validation_split(self, n_samples, seed, labels=None):
         """Training and validation row indices (validation None without

@@ -19,7 +19,10 @@ from skssl._boosting import (
 )
 from skssl._encoding import MISSING_CODE
 from skssl._head import RAW_REGRESSION_WEIGHTS, head_folds
-from tests._helpers import TINY_CLASSIFIER as TINY
+from tests._helpers import TINY_CLASSIFIER
+
+# The trees' tests: no graph expert beside them (tests/test_graph.py).
+TINY = dict(TINY_CLASSIFIER, graph_weight=0)
 
 
 def _xor_table(n, seed):

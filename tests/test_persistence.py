@@ -85,15 +85,20 @@ def test_transformer_round_trip_gives_identical_outputs(frame, round_trip):
     np.testing.assert_array_equal(loaded.feature_names_in_, est.feature_names_in_)
 
 
-@pytest.mark.parametrize("boosting_weight", ["auto", 0.5])
+@pytest.mark.parametrize("expert_weight", [0.0, 0.25])
 def test_classifier_round_trip_gives_identical_probabilities(
-    frame, round_trip, boosting_weight
+    frame, round_trip, expert_weight
 ):
     y = np.where(np.arange(len(frame)) % 3 == 0, frame["active"].to_numpy(), -1)
     clf = ContrastiveVAEClassifier(
-        **TINY, fine_tune_epochs=1, boosting_weight=boosting_weight
+        **TINY,
+        fine_tune_epochs=1,
+        boosting_weight=expert_weight,
+        graph_weight=expert_weight,
     ).fit(frame, y)
-    assert (clf._training_state.boosting is not None) == (boosting_weight == 0.5)
+    experts = clf._training_state.boosting
+    assert (experts is not None) == (expert_weight > 0)
+    assert experts is None or experts.graph is not None
     loaded = round_trip(clf)
     np.testing.assert_array_equal(loaded.predict_proba(frame), clf.predict_proba(frame))
     np.testing.assert_array_equal(loaded.classes_, clf.classes_)
@@ -152,7 +157,8 @@ def test_skops_trusts_only_skssl_types(frame):
         + STREAM_TYPES
     )
     y = np.where(np.arange(len(frame)) % 2 == 0, frame["active"].to_numpy(), -1)
-    clf = ContrastiveVAEClassifier(**TINY).fit(frame, y)
+    head_alone = dict(TINY, boosting_weight=0, graph_weight=0)
+    clf = ContrastiveVAEClassifier(**head_alone).fit(frame, y)
     untrusted = skops_io.get_untrusted_types(data=skops_io.dumps(clf))
     assert untrusted == sorted(
         ["skssl._classifier.ContrastiveVAEClassifier", *TRAINING_STATE_TYPES]
@@ -161,13 +167,15 @@ def test_skops_trusts_only_skssl_types(frame):
     with pytest.raises(skops_io.exceptions.UntrustedTypesFoundException):
         skops_io.loads(skops_io.dumps(clf))
     # Boosted trees add theirs: those skops asks to trust for scikit-learn's
-    # own HistGradientBoostingClassifier.
-    clf = ContrastiveVAEClassifier(**TINY, boosting_weight=0.5).fit(frame, y)
+    # own HistGradientBoostingClassifier; the graph its own.
+    experts = dict(TINY, boosting_weight=0.5, graph_weight=0.25)
+    clf = ContrastiveVAEClassifier(**experts).fit(frame, y)
     untrusted = skops_io.get_untrusted_types(data=skops_io.dumps(clf))
     assert untrusted == sorted(
         [
             "skssl._classifier.ContrastiveVAEClassifier",
             "skssl._boosting.BoostingExpert",
+            "skssl._graph.LabelGraph",
             *TRAINING_STATE_TYPES,
             *BOOSTING_TYPES,
         ]
