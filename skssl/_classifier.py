@@ -140,7 +140,7 @@ class ContrastiveVAEClassifier(ClassifierMixin, BaseContrastiveVAE):
         0: the head alone.
     graph_weight : "auto" or float in [0, 0.75], default="auto"
         Weight ``v`` of a graph expert: labels spread over a
-        10-nearest-neighbour graph of the labeled and unlabeled rows' raw
+        7-nearest-neighbour graph of the labeled and unlabeled rows' raw
         columns (Zhou et al. 2004, as
         :class:`~sklearn.semi_supervised.LabelSpreading`), in the prediction
         ``p ~ p_head^(1 - w - v) * p_trees^w * p_graph^v``. "auto": the ``v``

@@ -922,7 +922,9 @@ class TrainingSession:
             candidates = (DEFAULT_RAW_REGRESSION_WEIGHT,)
         else:
             candidates = RAW_REGRESSION_WEIGHTS
-        graph = self._label_graph(run, state, labeled, labels, regressions.folds, seed)
+        graph = self._label_graph(
+            run, state, labeled, labels, weights, regressions.folds, seed
+        )
         state.boosting, raw_weight = fit_boosting_expert(
             tree_inputs(
                 rows.numeric.cpu().numpy(),
@@ -956,14 +958,18 @@ class TrainingSession:
                 schedule=self.params["learning_rate_schedule"],
             )
 
-    def _label_graph(self, run, state, labeled, labels, folds, seed):
+    def _label_graph(self, run, state, labeled, labels, weights, folds, seed):
         """The labels spread over the graph of the labeled rows and the
         unlabeled ones (:mod:`skssl._graph`), and the labeled rows'
         out-of-fold log-probabilities; None when the graph's weight is 0,
         there are no folds, or the labeled rows alone overfill the graph."""
         if self.params["graph_weight"] == 0 or folds is None:
             return None
-        index = graph_rows(run.data.n_samples, labeled, seed)
+        # Rows of zero weight are left out, as from the self-supervised loss.
+        rows = np.arange(run.data.n_samples)
+        if weights is not None:
+            rows = np.flatnonzero(weights > 0)
+        index = graph_rows(rows, labeled, seed)
         if index is None:
             return None
         rows = run.data.rows(torch.as_tensor(index).to(run.data.device))

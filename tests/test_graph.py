@@ -49,13 +49,22 @@ def test_graph_inputs_one_hot_the_codes_and_zero_missing_values():
 def test_graph_rows_put_the_labeled_first_and_bound_the_rest():
     labeled = np.array([5, 1, 9])
     np.testing.assert_array_equal(
-        graph_rows(12, labeled, 0), [5, 1, 9, 0, 2, 3, 4, 6, 7, 8, 10, 11]
+        graph_rows(np.arange(12), labeled, 0), [5, 1, 9, 0, 2, 3, 4, 6, 7, 8, 10, 11]
     )
-    many = graph_rows(MAX_GRAPH_ROWS + 100, labeled, 0)
+    many = graph_rows(np.arange(MAX_GRAPH_ROWS + 100), labeled, 0)
     assert len(many) == MAX_GRAPH_ROWS and len(set(many)) == MAX_GRAPH_ROWS
     np.testing.assert_array_equal(many[:3], labeled)
-    np.testing.assert_array_equal(many, graph_rows(MAX_GRAPH_ROWS + 100, labeled, 0))
-    assert graph_rows(MAX_GRAPH_ROWS + 2, np.arange(MAX_GRAPH_ROWS + 1), 0) is None
+    np.testing.assert_array_equal(
+        many, graph_rows(np.arange(MAX_GRAPH_ROWS + 100), labeled, 0)
+    )
+    # Rows outside ``rows`` (of zero weight) are not drawn.
+    np.testing.assert_array_equal(
+        graph_rows(np.array([1, 3, 5, 9]), labeled, 0), [5, 1, 9, 3]
+    )
+    assert (
+        graph_rows(np.arange(MAX_GRAPH_ROWS + 2), np.arange(MAX_GRAPH_ROWS + 1), 0)
+        is None
+    )
 
 
 def test_spread_labels_follow_the_moons():
@@ -151,7 +160,7 @@ def test_fixed_graph_weight_gives_the_geometric_blend():
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(blended.predict_proba(X), expected, rtol=1e-10)
-    assert len(graph.rows) == 300 and GRAPH_NEIGHBORS == 10
+    assert len(graph.rows) == 300 and GRAPH_NEIGHBORS == 7
 
 
 @pytest.mark.parametrize("weight", [-0.1, 0.8, "high"])
@@ -159,3 +168,13 @@ def test_bad_graph_weight_raises(weight):
     X, y = _moons(50, seed=0)
     with pytest.raises(ValueError, match="graph_weight"):
         ContrastiveVAEClassifier(**TINY, graph_weight=weight).fit(X, y)
+
+
+def test_rows_of_zero_weight_are_not_in_the_graph():
+    X, y = _moons(200, seed=0)
+    y_partial = np.where(np.arange(200) < 40, y, -1)
+    weight = np.ones(200)
+    weight[150:] = 0.0
+    params = dict(TINY, boosting_weight=0, graph_weight=0.25)
+    clf = ContrastiveVAEClassifier(**params).fit(X, y_partial, sample_weight=weight)
+    assert len(clf._training_state.boosting.graph.rows) == 150
