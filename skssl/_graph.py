@@ -120,7 +120,8 @@ class LabelGraph:
 
     def log_proba(self, inputs):
         """Log-probabilities of :func:`graph_inputs` rows, one column per class."""
-        neighbours = _neighbours(self.rows, inputs, GRAPH_NEIGHBORS)
+        k = min(GRAPH_NEIGHBORS, len(self.rows))
+        neighbours = _neighbours(self.rows, inputs, k)
         n_classes = self.distributions.shape[1]
         return _neighbour_log_proba(self.distributions, neighbours, n_classes)
 

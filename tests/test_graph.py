@@ -178,3 +178,13 @@ def test_rows_of_zero_weight_are_not_in_the_graph():
     params = dict(TINY, boosting_weight=0, graph_weight=0.25)
     clf = ContrastiveVAEClassifier(**params).fit(X, y_partial, sample_weight=weight)
     assert len(clf._training_state.boosting.graph.rows) == 150
+
+
+def test_a_graph_of_fewer_rows_than_neighbours_still_predicts():
+    X, y = _moons(6, seed=0)
+    graph, out_of_fold = fit_label_graph(
+        X.astype(np.float32), 6, y, 2, head_folds(y, 0)
+    )
+    log_proba = graph.log_proba(X.astype(np.float32))
+    assert log_proba.shape == (6, 2) and np.isfinite(log_proba).all()
+    assert np.isfinite(out_of_fold).all()
