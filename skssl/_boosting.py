@@ -18,6 +18,15 @@ the few labels given (a few dozen rows), their out-of-fold predictions are
 poor and their weight is 0; the log-loss, unlike accuracy, ranks the weights
 by more than the handful of rows whose prediction they flip.
 
+A third expert, the labels spread over a neighbour graph of the labeled and
+unlabeled rows (:mod:`skssl._graph`), joins the same blend with a weight
+``v`` of :data:`GRAPH_WEIGHTS`::
+
+    log p(y | x) = (1 - w - v) log p_head + w log p_trees + v log p_graph + const
+
+``w + v`` at most :data:`MAX_EXPERTS_WEIGHT`; ``w`` and ``v`` are chosen
+together, on the same out-of-fold log-loss.
+
 The head's out-of-fold predictions come from its own cross-validation
 (:func:`skssl._head.fit_regressions`), on the same folds, at no further fit;
 where the head's own mix of its two regressions is to be chosen too, each
