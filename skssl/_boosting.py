@@ -50,9 +50,9 @@ from ._head import cross_validation_splits
 
 # The weights of the trees the out-of-fold log-loss chooses among.
 BOOSTING_WEIGHTS = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75)
-# The graph's weights (skssl._graph), and the most the trees and the graph
-# take together: the head keeps at least a quarter of the logits.
-GRAPH_WEIGHTS = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75)
+# The graph's weights (skssl._graph), the trees' grid, and the most the trees
+# and the graph take together: the head keeps at least a quarter of the logits.
+GRAPH_WEIGHTS = BOOSTING_WEIGHTS
 MAX_EXPERTS_WEIGHT = 0.75
 # HistGradientBoosting's categorical features take codes below its bin count.
 MAX_TREE_CATEGORIES = 255

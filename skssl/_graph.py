@@ -29,9 +29,8 @@ from sklearn.neighbors import NearestNeighbors
 from ._encoding import MISSING_CODE
 from ._head import cross_validation_splits
 
-# Neighbours per row, as scikit-learn's LabelSpreading: 10 scored 0.29
-# points lower in the blend at 10 % of labels on validation rows
-# (docs/semi_supervised.md).
+# Neighbours per row, as scikit-learn's LabelSpreading (docs/semi_supervised.md
+# compares 10).
 GRAPH_NEIGHBORS = 7
 # Clamping of the spread labels (scikit-learn's LabelSpreading default).
 SPREADING_ALPHA = 0.2

@@ -177,8 +177,8 @@ def class_probabilities(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
         logits = model.class_logits(numeric, observed, categorical)
         if boosting is None:
             return [logits.softmax(dim=1)]
-        # The trees were fitted on the float32 encoding training uses.
-        inputs = tree_inputs(
+        # The experts were fitted on the float32 encoding training uses.
+        arrays = (
             numeric.cpu().numpy().astype(np.float32),
             observed.cpu().numpy(),
             categorical.cpu().numpy(),
@@ -186,13 +186,8 @@ def class_probabilities(state, X, device, chunk_rows=INFERENCE_CHUNK_ROWS):
         head = logits.log_softmax(dim=1).cpu().numpy()
         graph = None
         if boosting.graph is not None:
-            graph = graph_inputs(
-                numeric.cpu().numpy(),
-                observed.cpu().numpy(),
-                categorical.cpu().numpy(),
-                state.table_encoder.cardinalities_,
-            )
-        return [torch.from_numpy(boosting.blend(head, inputs, graph))]
+            graph = graph_inputs(*arrays, state.table_encoder.cardinalities_)
+        return [torch.from_numpy(boosting.blend(head, tree_inputs(*arrays), graph))]
 
     width = model.classifier.n_classes
     what = "class probabilities"
