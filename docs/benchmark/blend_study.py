@@ -1,0 +1,376 @@
+"""Study of the classifier's expert blend on validation rows (not part of skssl).
+
+``record`` fits the default :class:`skssl.ContrastiveVAEClassifier` on the
+benchmark's validation split of each shared CC18 table (the test rows are
+never read) and pickles, per fit, every expert's out-of-fold log-probabilities
+on the labeled rows and its log-probabilities on the validation rows: the
+head at each candidate mix, the boosted trees (fitted on every labeled row
+even where their chosen weight is 0) and the label graph, plus candidate
+graphs the default does not use (on the hidden activations, on raw columns
+and hidden activations together, and with alpha = 0.9). ``replay`` then
+chooses blends among them offline; its rule for the default's experts gives
+the recorded accuracy of every fit, which the script checks.
+
+It wraps private functions of skssl, so it follows the package's internals
+of the commit it ships with (docs/semi_supervised.md quotes its figures;
+tests/test_blend_study.py checks the replay on one table)::
+
+    OMP_NUM_THREADS=1 python docs/benchmark/blend_study.py record OUT \
+        --label-fraction 0.1
+    OMP_NUM_THREADS=1 python docs/benchmark/blend_study.py replay OUT
+
+``record`` takes ``--folds`` (the head's cross-validation folds) and
+``--c-by-log-loss`` (its L2 strength chosen by held-out log-loss, not
+accuracy) for the variants that need a refit.
+"""
+
+import argparse
+import itertools
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.special import log_softmax
+from sklearn.linear_model import LogisticRegression
+
+from skssl import ContrastiveVAEClassifier, _boosting, _graph, _head, training
+from skssl._training_data import Batch
+from skssl.benchmark._data import load_dataset, read_manifest
+from skssl.benchmark._protocol import labeled_subset, split_rows
+
+DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cc18"
+WEIGHTS = np.arange(7) * 0.125  # the package's BOOSTING_WEIGHTS and GRAPH_WEIGHTS
+
+
+class Recorder:
+    """Wraps the classifier's fitting steps to keep what they compute."""
+
+    def __init__(self):
+        self.seen = {}
+        self._saved = [
+            (training, "fit_boosting_expert"),
+            (_boosting, "_fold_trees"),
+            (training, "fit_regressions"),
+            (training.TrainingSession, "_label_graph"),
+            (_head, "HEAD_FOLDS"),
+            (_head, "_cross_validated_regression"),
+        ]
+        self._saved = [(o, name, getattr(o, name)) for o, name in self._saved]
+        self._fit_boosting = training.fit_boosting_expert
+        self._fold_trees = _boosting._fold_trees
+        self._fit_regressions = training.fit_regressions
+        self._label_graph = training.TrainingSession._label_graph
+        training.fit_boosting_expert = self.fit_boosting_expert
+        _boosting._fold_trees = self.fold_trees
+        training.fit_regressions = self.fit_regressions
+        recorder = self
+
+        def label_graph(session, run, state, labeled, labels, weights, folds, seed):
+            graph = recorder._label_graph(
+                session, run, state, labeled, labels, weights, folds, seed
+            )
+            index = _graph.graph_rows(np.arange(run.data.n_samples), labeled, seed)
+            rows = run.data.rows(torch.as_tensor(index))
+            recorder.seen["graph_hidden"] = hidden(run.model, rows)
+            recorder.seen["graph_raw"] = _graph.graph_inputs(
+                rows.numeric.numpy(),
+                rows.observed.numpy(),
+                rows.categorical.numpy(),
+                state.table_encoder.cardinalities_,
+            )
+            recorder.seen["graph"] = graph
+            return graph
+
+        training.TrainingSession._label_graph = label_graph
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        """Put the package's functions and settings back."""
+        for owner, name, value in self._saved:
+            setattr(owner, name, value)
+
+    def fit_boosting_expert(self, inputs, labels, n_classes, cardinalities, *a, **kw):
+        self.seen.update(
+            tree_inputs=inputs,
+            labels=labels,
+            n_classes=n_classes,
+            cardinalities=cardinalities,
+            seed=a[1],
+            head_oof=kw["head_out_of_fold"],
+            folds=kw["folds"],
+            n_iter=[],
+            tree_oof=np.zeros((len(labels), n_classes)),
+        )
+        expert, head = self._fit_boosting(
+            inputs, labels, n_classes, cardinalities, *a, **kw
+        )
+        self.seen["chosen_head"] = head
+        return expert, head
+
+    def fold_trees(self, trees, inputs, labels, fitted, held_out, n_classes, weight):
+        log_proba, n_iter = self._fold_trees(
+            trees, inputs, labels, fitted, held_out, n_classes, weight
+        )
+        self.seen["n_iter"].append(n_iter)
+        self.seen["tree_oof"][held_out] = log_proba
+        return log_proba, n_iter
+
+    def fit_regressions(self, *args, **kwargs):
+        self.seen["regressions"] = self._fit_regressions(*args, **kwargs)
+        return self.seen["regressions"]
+
+
+def hidden(model, rows):
+    """The encoder's hidden activations, as the head reads them."""
+    head = model.classifier
+    return _head.head_inputs(model, rows)[
+        :, head.n_dense_inputs : head.dense.in_features
+    ]
+
+
+def regression_by_log_loss(Z, labels, n_classes, folds, sample_weight=None):
+    """_head._cross_validated_regression, the strength chosen by log-loss."""
+    if folds is None:
+        return _head._regression(Z, labels, 1.0, sample_weight), None
+    logits = np.zeros((len(_head.HEAD_CS), len(labels), n_classes))
+    loss = np.zeros(len(_head.HEAD_CS))
+    for fitted, held_out in _head.cross_validation_splits(folds, labels):
+        path = LogisticRegression(max_iter=_head.HEAD_MAX_ITER, warm_start=True)
+        for c, C in enumerate(_head.HEAD_CS):
+            path.set_params(C=C)
+            with _head._quiet_regression():
+                path.fit(Z[fitted], labels[fitted])
+            logits[c, held_out] = _head._predicted_logits(path, Z[held_out], n_classes)
+            held = log_softmax(logits[c, held_out], axis=1)
+            loss[c] -= held[np.arange(len(held_out)), labels[held_out]].sum()
+    best = int(np.argmin(loss))
+    return _head._regression(Z, labels, _head.HEAD_CS[best], sample_weight), logits[
+        best
+    ]
+
+
+def graph_expert(rows, validation, n_labeled, labels, n_classes, folds, alpha=None):
+    default_alpha = _graph.SPREADING_ALPHA
+    _graph.SPREADING_ALPHA = alpha or default_alpha
+    try:
+        graph, out_of_fold = _graph.fit_label_graph(
+            rows, n_labeled, labels, n_classes, folds
+        )
+    finally:
+        _graph.SPREADING_ALPHA = default_alpha
+    return out_of_fold, graph.log_proba(validation)
+
+
+def record_fit(recorder, dataset, seed, fraction):
+    fit, validation = split_rows(dataset, seed, "validation")
+    X, X_val = dataset.X.iloc[fit], dataset.X.iloc[validation]
+    classes, codes = np.unique(dataset.y[fit], return_inverse=True)
+    labeled = labeled_subset(dataset.y[fit], fraction, seed)
+    partial = np.full(len(codes), -1)
+    partial[labeled] = codes[labeled]
+    recorder.seen.clear()
+    start = time.perf_counter()
+    clf = ContrastiveVAEClassifier(random_state=seed).fit(X, partial)
+    seen, state = recorder.seen, clf._training_state
+    y_val = np.searchsorted(classes, dataset.y[validation])
+    record = {
+        "dataset": dataset.name,
+        "seed": seed,
+        "fit_seconds": time.perf_counter() - start,
+        "accuracy": np.mean(clf.predict(X_val) == y_val),
+        "y_val": y_val,
+        "labels": seen["labels"],
+        "head_oof": seen["head_oof"],
+        "head_val": {},
+    }
+    # The head at each candidate mix, alone (its blend put aside).
+    boosting, state.boosting = state.boosting, None
+    for mix in seen["head_oof"]:
+        seen["regressions"].write(state.model.classifier, mix)
+        record["head_val"][mix] = np.log(np.maximum(clf.predict_proba(X_val), 1e-300))
+    seen["regressions"].write(state.model.classifier, seen["chosen_head"])
+    state.boosting = boosting
+    if seen["folds"] is None:
+        return record
+    arrays = clf.table_encoder_.transform(X_val, dtype=np.float32).arrays
+    n_labeled, n_classes = len(seen["labels"]), seen["n_classes"]
+    record["scored"] = np.concatenate(
+        [
+            held
+            for _, held in _head.cross_validation_splits(seen["folds"], seen["labels"])
+        ]
+    )
+    record["tree_oof"] = seen["tree_oof"]
+    n_numeric = seen["tree_inputs"].shape[1] - len(seen["cardinalities"])
+    max_iter = int(round(np.mean(seen["n_iter"])))
+    trees = _boosting._trees(
+        n_numeric,
+        seen["cardinalities"],
+        seen["seed"],
+        max_iter=max_iter,
+        early_stopping=False,
+    )
+    trees.fit(seen["tree_inputs"], seen["labels"])
+    record["tree_val"] = _boosting._tree_log_proba(
+        trees, _boosting.tree_inputs(*arrays), n_classes
+    )
+    graph, record["graph_oof"] = seen["graph"]
+    raw_val = _graph.graph_inputs(*arrays, clf.table_encoder_.cardinalities_)
+    record["graph_val"] = graph.log_proba(raw_val)
+    raw = seen["graph_raw"]
+    hid = seen["graph_hidden"]
+    mean, std = hid.mean(axis=0), hid.std(axis=0) + 1e-9
+    hid = ((hid - mean) / std).astype(np.float32)
+    hid_val = hidden(state.model, Batch(*(torch.as_tensor(a) for a in arrays)))
+    hid_val = ((hid_val - mean) / std).astype(np.float32)
+    raw_scale = np.sqrt((raw**2).sum(axis=1).mean()) + 1e-9
+    hid_scale = np.sqrt((hid**2).sum(axis=1).mean()) + 1e-9
+    both = np.hstack([raw / raw_scale, hid / hid_scale]).astype(np.float32)
+    both_val = np.hstack([raw_val / raw_scale, hid_val / hid_scale]).astype(np.float32)
+    expert = (n_labeled, seen["labels"], n_classes, seen["folds"])
+    for name, rows, val, alpha in [
+        ("hidden_graph", hid, hid_val, None),
+        ("both_graph", both, both_val, None),
+        ("alpha09_graph", raw, raw_val, 0.9),
+    ]:
+        record[name + "_oof"], record[name + "_val"] = graph_expert(
+            rows, val, *expert, alpha=alpha
+        )
+    return record
+
+
+def record(args):
+    refs = read_manifest(args.data_dir)
+    args.output.mkdir(parents=True, exist_ok=True)
+    with Recorder() as recorder:
+        if args.folds:
+            _head.HEAD_FOLDS = args.folds
+        if args.c_by_log_loss:
+            _head._cross_validated_regression = regression_by_log_loss
+        for ref in refs:
+            if args.datasets and ref.name not in args.datasets:
+                continue
+            dataset = load_dataset(ref)
+            for seed in args.seeds:
+                fit = record_fit(recorder, dataset, seed, args.label_fraction)
+                with open(args.output / f"{dataset.name}_{seed}.pkl", "wb") as file:
+                    pickle.dump(fit, file)
+                print(dataset.name, seed, round(fit["accuracy"], 4), flush=True)
+
+
+def _log_loss(log_proba, labels):
+    return -log_proba[np.arange(len(labels)), labels].mean()
+
+
+def blends(fit, experts, weights=WEIGHTS):
+    """Every (head mix, expert weights) of the grid, weights summing to 0.75
+    at most, with its out-of-fold and validation log-probabilities."""
+    scored = fit["scored"]
+    for mix in fit["head_oof"]:
+        for ws in itertools.product(weights, repeat=len(experts)):
+            if sum(ws) > 0.75 + 1e-9:
+                continue
+            parts = {}
+            for part, rows in (("oof", scored), ("val", slice(None))):
+                head = fit["head_" + part][mix][rows]
+                z = (1 - sum(ws)) * head
+                z = z + sum(w * fit[e + "_" + part][rows] for w, e in zip(ws, experts))
+                parts[part] = log_softmax(z, axis=1)
+            yield (mix, ws), parts["oof"], parts["val"]
+
+
+def replay_fit(fit, experts, rule):
+    labels = fit["labels"][fit["scored"]]
+    grid = list(blends(fit, experts, rule.get("weights", WEIGHTS)))
+    if "mixes" in rule:
+        grid = [g for g in grid if g[0][0] in rule["mixes"]]
+    losses = np.array([_log_loss(oof, labels) for _, oof, _ in grid])
+    hits = np.array([np.mean(oof.argmax(1) == labels) for _, oof, _ in grid])
+    score = losses - rule.get("accuracy_bonus", 0.0) * hits
+    if "top" in rule:
+        proba = sum(np.exp(grid[i][2]) for i in np.argsort(score)[: rule["top"]])
+    elif rule.get("bayes"):
+        evidence = np.exp(-len(labels) * (losses - losses.min()))
+        proba = sum(e * np.exp(g[2]) for e, g in zip(evidence, grid))
+    else:
+        proba = grid[int(np.argmin(score))][2]
+    return np.mean(proba.argmax(1) == fit["y_val"])
+
+
+def with_uniform_share(fit, share):
+    """The graph's log-probabilities with ``share`` of the uniform mixed in,
+    instead of the package's UNIFORM_SHARE."""
+    n_classes = fit["graph_val"].shape[1]
+    for part in ("oof", "val"):
+        mean = (np.exp(fit["graph_" + part]) - _graph.UNIFORM_SHARE / n_classes) / (
+            1 - _graph.UNIFORM_SHARE
+        )
+        mixed = (1 - share) * np.maximum(mean, 0) + share / n_classes
+        fit[f"graph_{share}_{part}"] = np.log(mixed)
+
+
+def replay(args):
+    fits = [pickle.load(open(f, "rb")) for f in sorted(args.output.glob("*.pkl"))]
+    shares = (0.03, 0.1, 0.2, 0.4)
+    for fit in fits:
+        for share in shares if "scored" in fit else ():
+            with_uniform_share(fit, share)
+    default = ["tree", "graph"]
+    studies = {
+        "default": (default, {}),
+        "hidden graph": (["tree", "hidden_graph"], {}),
+        "raw+hidden graph": (["tree", "both_graph"], {}),
+        "both graphs": (["tree", "graph", "hidden_graph"], {}),
+        "alpha 0.9": (["tree", "alpha09_graph"], {}),
+        "coarse grid": (
+            default,
+            {"weights": WEIGHTS[::2], "mixes": (0.0, 0.5, 1.0)},
+        ),
+        "log-loss - accuracy/2": (default, {"accuracy_bonus": 0.5}),
+        "top 3 averaged": (default, {"top": 3}),
+        "evidence-weighted": (default, {"bayes": True}),
+        **{f"uniform share {u}": (["tree", f"graph_{u}"], {}) for u in shares},
+    }
+    rows = []
+    for fit in fits:
+        row = {"dataset": fit["dataset"], "seed": fit["seed"]}
+        for name, (experts, rule) in studies.items():
+            if "scored" in fit:
+                row[name] = replay_fit(fit, experts, rule)
+            else:  # no folds: the head alone, as the package predicts
+                head = next(iter(fit["head_val"].values()))
+                row[name] = np.mean(head.argmax(1) == fit["y_val"])
+        rows.append(row)
+        if row["default"] != fit["accuracy"]:
+            raise SystemExit(f"replay differs from the fit: {fit['dataset']}")
+    table = pd.DataFrame(rows).drop(columns="seed").groupby("dataset").mean() * 100
+    print(table.round(2).to_string())
+    print(table.mean().round(2).to_string())
+    seconds = sum(f["fit_seconds"] for f in fits)
+    print(f"{len(fits)} fits, {seconds:.0f} s of fitting; replay matches the fits")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("record")
+    rec.add_argument("output", type=Path)
+    rec.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    rec.add_argument("--label-fraction", type=float, default=0.1)
+    rec.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    rec.add_argument("--datasets", nargs="*")
+    rec.add_argument("--folds", type=int)
+    rec.add_argument("--c-by-log-loss", action="store_true")
+    rep = sub.add_parser("replay")
+    rep.add_argument("output", type=Path)
+    args = parser.parse_args()
+    (record if args.command == "record" else replay)(args)
+
+
+if __name__ == "__main__":
+    main()
