@@ -7,7 +7,8 @@ on the labeled rows and its log-probabilities on the validation rows: the
 head at each candidate mix, the boosted trees (fitted on every labeled row
 even where their chosen weight is 0) and the label graph, plus candidate
 graphs the default does not use (on the hidden activations, on raw columns
-and hidden activations together, and with alpha = 0.9). ``replay`` then
+and hidden activations together, and with alpha = 0.9) and extremely
+randomised trees. ``replay`` then
 chooses blends among them offline; its rule for the default's experts gives
 the recorded accuracy of every fit, which the script checks.
 
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.special import log_softmax
+from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.linear_model import LogisticRegression
 
 from skssl import ContrastiveVAEClassifier, _boosting, _graph, _head, training
@@ -154,6 +156,25 @@ def regression_by_log_loss(Z, labels, n_classes, folds, sample_weight=None):
     ]
 
 
+def extra_trees(rows, validation, labels, n_classes, splits, seed, n_trees=100):
+    """100 extremely randomised trees on the graph's coordinates (numeric
+    columns and one-hot categories) of the labeled rows: their out-of-fold
+    and validation log-probabilities, the vote fractions smoothed by one
+    vote."""
+
+    def log_proba(fitted, query):
+        forest = ExtraTreesClassifier(n_trees, random_state=seed, n_jobs=1)
+        forest.fit(rows[fitted], labels[fitted])
+        votes = np.zeros((len(query), n_classes))
+        votes[:, forest.classes_] = n_trees * forest.predict_proba(query)
+        return np.log((votes + 1) / (n_trees + n_classes))
+
+    out_of_fold = np.zeros((len(labels), n_classes))
+    for fitted, held_out in splits:
+        out_of_fold[held_out] = log_proba(fitted, rows[held_out])
+    return out_of_fold, log_proba(np.arange(len(labels)), validation)
+
+
 def graph_expert(rows, validation, n_labeled, labels, n_classes, folds, alpha=None):
     default_alpha = _graph.SPREADING_ALPHA
     _graph.SPREADING_ALPHA = alpha or default_alpha
@@ -199,12 +220,8 @@ def record_fit(recorder, dataset, seed, fraction):
         return record
     arrays = clf.table_encoder_.transform(X_val, dtype=np.float32).arrays
     n_labeled, n_classes = len(seen["labels"]), seen["n_classes"]
-    record["scored"] = np.concatenate(
-        [
-            held
-            for _, held in _head.cross_validation_splits(seen["folds"], seen["labels"])
-        ]
-    )
+    splits = _head.cross_validation_splits(seen["folds"], seen["labels"])
+    record["scored"] = np.concatenate([held for _, held in splits])
     record["tree_oof"] = seen["tree_oof"]
     n_numeric = seen["tree_inputs"].shape[1] - len(seen["cardinalities"])
     max_iter = int(round(np.mean(seen["n_iter"])))
@@ -232,6 +249,9 @@ def record_fit(recorder, dataset, seed, fraction):
     hid_scale = np.sqrt((hid**2).sum(axis=1).mean()) + 1e-9
     both = np.hstack([raw / raw_scale, hid / hid_scale]).astype(np.float32)
     both_val = np.hstack([raw_val / raw_scale, hid_val / hid_scale]).astype(np.float32)
+    record["extra_trees_oof"], record["extra_trees_val"] = extra_trees(
+        raw[:n_labeled], raw_val, seen["labels"], n_classes, splits, seed
+    )
     expert = (n_labeled, seen["labels"], n_classes, seen["folds"])
     for name, rows, val, alpha in [
         ("hidden_graph", hid, hid_val, None),
@@ -327,6 +347,7 @@ def replay(args):
         "raw+hidden graph": (["tree", "both_graph"], {}),
         "both graphs": (["tree", "graph", "hidden_graph"], {}),
         "alpha 0.9": (["tree", "alpha09_graph"], {}),
+        "extra trees": (["tree", "graph", "extra_trees"], {}),
         "coarse grid": (
             default,
             {"weights": WEIGHTS[::2], "mixes": (0.0, 0.5, 1.0)},
