@@ -44,7 +44,7 @@ from skssl.benchmark._data import load_dataset, read_manifest
 from skssl.benchmark._protocol import labeled_subset, split_rows
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cc18"
-WEIGHTS = np.arange(7) * 0.125  # the package's BOOSTING_WEIGHTS and GRAPH_WEIGHTS
+WEIGHTS = np.asarray(_boosting.BOOSTING_WEIGHTS)  # and GRAPH_WEIGHTS, the same grid
 
 
 class Recorder:
@@ -52,15 +52,18 @@ class Recorder:
 
     def __init__(self):
         self.seen = {}
+        # What the recorder or a variant replaces, put back on exit.
         self._saved = [
-            (training, "fit_boosting_expert"),
-            (_boosting, "_fold_trees"),
-            (training, "fit_regressions"),
-            (training.TrainingSession, "_label_graph"),
-            (_head, "HEAD_FOLDS"),
-            (_head, "_cross_validated_regression"),
+            (owner, name, getattr(owner, name))
+            for owner, name in [
+                (training, "fit_boosting_expert"),
+                (_boosting, "_fold_trees"),
+                (training, "fit_regressions"),
+                (training.TrainingSession, "_label_graph"),
+                (_head, "HEAD_FOLDS"),
+                (_head, "_cross_validated_regression"),
+            ]
         ]
-        self._saved = [(o, name, getattr(o, name)) for o, name in self._saved]
         self._fit_boosting = training.fit_boosting_expert
         self._fold_trees = _boosting._fold_trees
         self._fit_regressions = training.fit_regressions
@@ -283,17 +286,14 @@ def record(args):
                 print(dataset.name, seed, round(fit["accuracy"], 4), flush=True)
 
 
-def _log_loss(log_proba, labels):
-    return -log_proba[np.arange(len(labels)), labels].mean()
-
-
 def blends(fit, experts, weights=WEIGHTS):
-    """Every (head mix, expert weights) of the grid, weights summing to 0.75
-    at most, with its out-of-fold and validation log-probabilities."""
+    """Every (head mix, expert weights) of the grid, the weights summing to
+    the package's MAX_EXPERTS_WEIGHT at most, with its out-of-fold and
+    validation log-probabilities."""
     scored = fit["scored"]
     for mix in fit["head_oof"]:
         for ws in itertools.product(weights, repeat=len(experts)):
-            if sum(ws) > 0.75 + 1e-9:
+            if sum(ws) > _boosting.MAX_EXPERTS_WEIGHT + 1e-9:
                 continue
             parts = {}
             for part, rows in (("oof", scored), ("val", slice(None))):
@@ -309,7 +309,7 @@ def replay_fit(fit, experts, rule):
     grid = list(blends(fit, experts, rule.get("weights", WEIGHTS)))
     if "mixes" in rule:
         grid = [g for g in grid if g[0][0] in rule["mixes"]]
-    losses = np.array([_log_loss(oof, labels) for _, oof, _ in grid])
+    losses = np.array([_boosting._log_loss(oof, labels, None) for _, oof, _ in grid])
     hits = np.array([np.mean(oof.argmax(1) == labels) for _, oof, _ in grid])
     score = losses - rule.get("accuracy_bonus", 0.0) * hits
     if "top" in rule:
