@@ -95,6 +95,42 @@ def _mlp(sizes):
     return nn.Sequential(*layers)
 
 
+class _EmbeddingLookup(torch.autograd.Function):
+    """``weight[indices]``, whose backward accumulates with one ``index_add_``.
+
+    On the CPU, ``nn.Embedding``'s backward adds each looked-up row's gradient
+    into the table with a tensor operation per index: for a table of 180
+    categorical columns at batch 256 (three encoder passes, 138,000 lookups),
+    that was a fifth of the training step. ``index_add_`` runs the same
+    additions in the same order (each table row's gradients summed in
+    increasing index order) in one kernel: the gradient is bit for bit the
+    same, at one thread or several, about 10× sooner. (``index_put_`` with
+    ``accumulate=True`` is as fast but, with two threads, not deterministic.)
+    """
+
+    @staticmethod
+    def forward(ctx, weight, indices):
+        ctx.save_for_backward(indices)
+        ctx.n_weights = weight.shape[0]
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (indices,) = ctx.saved_tensors
+        dim = grad.shape[-1]
+        grad_weight = grad.new_zeros((ctx.n_weights, dim))
+        grad_weight.index_add_(0, indices.reshape(-1), grad.reshape(-1, dim))
+        return grad_weight, None
+
+
+def embedding_lookup(embedding: nn.Embedding, indices: torch.Tensor) -> torch.Tensor:
+    """``embedding(indices)``, with the faster backward of ``_EmbeddingLookup``
+    on the CPU (elsewhere, the device's own embedding backward)."""
+    if embedding.weight.device.type != "cpu" or not torch.is_grad_enabled():
+        return embedding(indices)
+    return _EmbeddingLookup.apply(embedding.weight, indices)
+
+
 class InputLayer(nn.Module):
     """Concatenate numeric values, missing indicators and category embeddings."""
 
@@ -124,7 +160,7 @@ class InputLayer(nn.Module):
             missing = ~observed[:, self.missing_indicator_index]
             parts.append(missing.to(numeric.dtype))
         if self.n_categorical:
-            embedded = self.embedding(categorical + self.offsets)
+            embedded = embedding_lookup(self.embedding, categorical + self.offsets)
             parts.append(embedded.flatten(1).to(numeric.dtype))
         return torch.cat(parts, dim=1) if len(parts) > 1 else numeric
 

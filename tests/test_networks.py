@@ -7,7 +7,13 @@ import torch
 from torch import nn
 
 from skssl._encoding import MISSING_CODE
-from skssl._networks import ContrastiveVAE, Decoder, embedding_dim_for, network_sizes
+from skssl._networks import (
+    ContrastiveVAE,
+    Decoder,
+    embedding_dim_for,
+    embedding_lookup,
+    network_sizes,
+)
 
 
 def _model(**overrides):
@@ -53,6 +59,29 @@ def test_input_layer_concatenates_values_indicators_and_embeddings():
     # The second column's codes index past the first column's vocabulary.
     second = layer.embedding(categorical[:, 1] + 4)
     torch.testing.assert_close(features[:, 5 + layer.embedding_dim :], second)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_embedding_lookup_gradient_is_nn_embeddings_bit_for_bit(threads):
+    # Many repeated indices, as a batch of categorical columns gives: the
+    # accumulated gradient must be the same sums in the same order.
+    generator = torch.Generator().manual_seed(0)
+    embedding = nn.Embedding(40, 3)
+    indices = torch.randint(0, 40, (768, 25), generator=generator)
+    upstream = torch.randn(768, 25, 3, generator=generator)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        embedding(indices).backward(upstream)
+        expected = embedding.weight.grad.clone()
+        embedding.weight.grad = None
+        looked_up = embedding_lookup(embedding, indices)
+        looked_up.backward(upstream)
+    finally:
+        torch.set_num_threads(previous)
+    assert looked_up.grad_fn is not None
+    assert torch.equal(looked_up.detach(), embedding(indices).detach())
+    assert torch.equal(embedding.weight.grad, expected)
 
 
 def test_numeric_only_input_layer_is_the_values():
