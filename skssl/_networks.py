@@ -5,6 +5,7 @@ import math
 from numbers import Integral
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._encoding import MISSING_CODE
@@ -96,23 +97,23 @@ def _mlp(sizes):
 
 
 class _EmbeddingLookup(torch.autograd.Function):
-    """``weight[indices]``, whose backward accumulates with one ``index_add_``.
+    """``F.embedding(indices, weight)``, its backward one ``index_add_``.
 
     On the CPU, ``nn.Embedding``'s backward adds each looked-up row's gradient
-    into the table with a tensor operation per index: for a table of 180
-    categorical columns at batch 256 (three encoder passes, 138,000 lookups),
-    that was a fifth of the training step. ``index_add_`` runs the same
+    into the table with a tensor operation per index, which dominates a step
+    on tables of many categorical columns. ``index_add_`` runs the same
     additions in the same order (each table row's gradients summed in
-    increasing index order) in one kernel: the gradient is bit for bit the
-    same, at one thread or several, about 10× sooner. (``index_put_`` with
-    ``accumulate=True`` is as fast but, with two threads, not deterministic.)
+    increasing index order) in one kernel, so the gradient is bit for bit
+    the same, at one thread or several (``index_put_`` with
+    ``accumulate=True``, as fast, is not deterministic with two threads).
+    Timings: docs/scale.md.
     """
 
     @staticmethod
     def forward(ctx, weight, indices):
         ctx.save_for_backward(indices)
         ctx.n_weights = weight.shape[0]
-        return weight[indices]
+        return F.embedding(indices, weight)
 
     @staticmethod
     def backward(ctx, grad):
@@ -124,9 +125,9 @@ class _EmbeddingLookup(torch.autograd.Function):
 
 
 def embedding_lookup(embedding: nn.Embedding, indices: torch.Tensor) -> torch.Tensor:
-    """``embedding(indices)``, with the faster backward of ``_EmbeddingLookup``
-    on the CPU (elsewhere, the device's own embedding backward)."""
-    if embedding.weight.device.type != "cpu" or not torch.is_grad_enabled():
+    """``embedding(indices)``, with the backward of ``_EmbeddingLookup`` on
+    the CPU (elsewhere, the device's own embedding backward)."""
+    if embedding.weight.device.type != "cpu":
         return embedding(indices)
     return _EmbeddingLookup.apply(embedding.weight, indices)
 
