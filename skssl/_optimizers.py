@@ -103,6 +103,157 @@ def make_optimizer(
     raise ValueError(f"Unknown optimizer {name!r}.")
 
 
+class FusedFlatOptimizer:
+    """AdamW, Adam or SGD over one flat parameter, by PyTorch's fused kernel.
+
+    The update of ``torch.optim``'s optimiser of the same name with
+    ``fused=True``: the same kernel (``torch._fused_adamw_``,
+    ``torch._fused_adam_``, ``torch._fused_sgd_``) called with the same
+    arguments on the same state, so steps are bit-identical, and
+    :meth:`state_dict` has ``torch.optim``'s format, so either loads the
+    other's state. It exists because ``torch.optim``'s methods are wrapped to
+    be skipped by ``torch.compile``, and the first call of one imports
+    ``torch._dynamo``: in torch 2.13 about 1.4 s of a process's first fit
+    (docs/scale.md). Only what training uses is provided: ``param_groups``
+    (one group, whose ``"lr"`` :func:`set_learning_rate` sets), ``step``,
+    ``zero_grad``, ``state_dict`` and ``load_state_dict``.
+    """
+
+    def __init__(self, name, parameter, learning_rate, weight_decay):
+        if name not in _FUSED_GROUPS:
+            raise ValueError(f"Unknown optimizer {name!r}.")
+        self.name = name
+        self.parameter = parameter
+        self.param_groups = [
+            {
+                "lr": learning_rate,
+                **_FUSED_GROUPS[name],
+                "weight_decay": weight_decay,
+                "params": [parameter],
+            }
+        ]
+        self.state = {}
+
+    def zero_grad(self, set_to_none=False):
+        """Zero the parameter's gradient in place (it is the flat buffer that
+        the model's gradients are views of, so it is never set to None)."""
+        if self.parameter.grad is not None:
+            self.parameter.grad.zero_()
+
+    @torch.no_grad()
+    def step(self):
+        group, param = self.param_groups[0], self.parameter
+        if self.name == "sgd":
+            buffer = self.state.get("momentum_buffer")
+            first = buffer is None
+            if first:
+                buffer = torch.empty_like(param.grad)
+            torch._fused_sgd_(
+                [param],
+                [param.grad],
+                [buffer],
+                weight_decay=group["weight_decay"],
+                momentum=group["momentum"],
+                lr=group["lr"],
+                dampening=group["dampening"],
+                nesterov=group["nesterov"],
+                maximize=group["maximize"],
+                is_first_step=first,
+                grad_scale=None,
+                found_inf=None,
+            )
+            self.state["momentum_buffer"] = buffer
+            return
+        if not self.state:
+            # torch.optim's fused Adam keeps its step count as float32 on the
+            # parameter's device.
+            self.state = {
+                "step": torch.zeros((), dtype=torch.float32, device=param.device),
+                "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
+                "exp_avg_sq": torch.zeros_like(
+                    param, memory_format=torch.preserve_format
+                ),
+            }
+        torch._foreach_add_([self.state["step"]], 1)
+        kernel = (
+            torch._fused_adamw_
+            if group["decoupled_weight_decay"]
+            else torch._fused_adam_
+        )
+        beta1, beta2 = group["betas"]
+        kernel(
+            [param],
+            [param.grad],
+            [self.state["exp_avg"]],
+            [self.state["exp_avg_sq"]],
+            [],
+            [self.state["step"]],
+            amsgrad=group["amsgrad"],
+            lr=group["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=group["maximize"],
+            grad_scale=None,
+            found_inf=None,
+        )
+
+    def state_dict(self):
+        """The state in ``torch.optim``'s format (the parameter as index 0)."""
+        group = {**self.param_groups[0], "params": [0]}
+        return {
+            "state": {0: dict(self.state)} if self.state else {},
+            "param_groups": [group],
+        }
+
+    def load_state_dict(self, state_dict):
+        """Resume from a :meth:`state_dict` (this class's or the same
+        ``torch.optim`` optimiser's): hyperparameters from its group, state
+        tensors moved to the parameter's device (and floating ones to its
+        dtype, the step count kept float32), as ``torch.optim`` does, and
+        copied, so that training leaves ``state_dict`` as it was."""
+        (group,) = state_dict["param_groups"]
+        self.param_groups = [{**group, "params": [self.parameter]}]
+        param = self.parameter
+        self.state = {
+            key: value.to(
+                dtype=torch.float32 if key == "step" else param.dtype,
+                device=param.device,
+                copy=True,
+            )
+            for key, value in state_dict["state"].get(0, {}).items()
+        }
+
+
+# The fused optimisers' hyperparameters other than the rate and weight
+# decay, as torch.optim's param_groups hold them (their defaults, SGD's
+# momentum skssl's).
+_ADAM_GROUP = {
+    "betas": (0.9, 0.999),
+    "eps": 1e-08,
+    "amsgrad": False,
+    "maximize": False,
+    "foreach": None,
+    "capturable": False,
+    "differentiable": False,
+    "fused": True,
+}
+_FUSED_GROUPS = {
+    "adamw": {**_ADAM_GROUP, "decoupled_weight_decay": True},
+    "adam": {**_ADAM_GROUP, "decoupled_weight_decay": False},
+    "sgd": {
+        "momentum": 0.9,
+        "dampening": 0,
+        "nesterov": False,
+        "maximize": False,
+        "foreach": None,
+        "differentiable": False,
+        "fused": True,
+    },
+}
+
+
 @contextmanager
 def flat_optimizer(
     model,
@@ -116,14 +267,18 @@ def flat_optimizer(
 
     Inside the block the parameters are views of one flat tensor (see
     :func:`~skssl._flat_parameters.flat_parameters`), which the optimiser
-    updates in a few vectorised operations. ``state`` is an optimiser
-    ``state_dict`` to resume from (``partial_fit``); ``fused_devices`` as
-    for :func:`make_optimizer`.
+    updates in a few vectorised operations: on ``fused_devices`` with
+    :class:`FusedFlatOptimizer` (PyTorch's fused kernel, called directly),
+    elsewhere with ``torch.optim``'s multi-pass optimiser. ``state`` is an
+    optimiser ``state_dict`` to resume from (``partial_fit``).
     """
     with flat_parameters(model) as flat:
-        optimizer = make_optimizer(
-            name, [flat], learning_rate, weight_decay, fused_devices
-        )
+        if flat.device.type in fused_devices:
+            optimizer = FusedFlatOptimizer(name, flat, learning_rate, weight_decay)
+        else:
+            optimizer = make_optimizer(
+                name, [flat], learning_rate, weight_decay, fused_devices
+            )
         if state is not None:
             optimizer.load_state_dict(state)  # moves it to the parameter's device
         yield optimizer

@@ -1,5 +1,9 @@
 """The optimisers (skssl._optimizers): flat updates, fusion, resumable state."""
 
+import copy
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +16,7 @@ from skssl._optimizers import (
     ONE_CYCLE_RISE_SHARE,
     ONE_CYCLE_START,
     WARMUP_SHARE,
+    FusedFlatOptimizer,
     flat_optimizer,
     learning_rate_factors,
     make_optimizer,
@@ -56,7 +61,7 @@ def test_flat_updates_equal_per_tensor_updates(name, fused):
         assert sum(p.numel() for p in flat.parameters()) == buffer.numel()
         for p in flat.parameters():
             assert p.untyped_storage().data_ptr() == buffer.untyped_storage().data_ptr()
-    assert optimizer.defaults["fused"] is (True if fused else None)
+    assert optimizer.param_groups[0]["fused"] is (True if fused else None)
     for a, b in zip(per_tensor.parameters(), flat.parameters()):
         if fused:
             # The fused kernel's vectorised body and scalar tail round
@@ -64,6 +69,84 @@ def test_flat_updates_equal_per_tensor_updates(name, fused):
             torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
         else:
             assert torch.equal(a, b)
+
+
+def _torch_fused(name, parameter, learning_rate, weight_decay):
+    optimizer = make_optimizer(name, [parameter], learning_rate, weight_decay)
+    assert optimizer.defaults["fused"] is True
+    return optimizer
+
+
+def _random_steps(parameter, optimizer, seed, n_steps=5):
+    g = torch.Generator().manual_seed(seed)
+    for k in range(n_steps):
+        parameter.grad = torch.randn(parameter.shape, generator=g)
+        optimizer.param_groups[0]["lr"] = 0.01 / (k + 1)
+        optimizer.step()
+
+
+@pytest.mark.parametrize("name", ["adamw", "adam", "sgd"])
+def test_fused_flat_optimizer_steps_and_state_are_torch_optims(name):
+    # 1,003 elements: the fused kernels' vectorised body and scalar tail.
+    start = torch.randn(1003, generator=torch.Generator().manual_seed(0))
+    ours = torch.nn.Parameter(start.clone())
+    theirs = torch.nn.Parameter(start.clone())
+    our_optimizer = FusedFlatOptimizer(name, ours, 0.01, 0.1)
+    their_optimizer = _torch_fused(name, theirs, 0.01, 0.1)
+    _random_steps(ours, our_optimizer, seed=1)
+    _random_steps(theirs, their_optimizer, seed=1)
+    assert torch.equal(ours, theirs)
+    our_state, their_state = our_optimizer.state_dict(), their_optimizer.state_dict()
+    assert our_state["param_groups"] == their_state["param_groups"]
+    assert our_state["state"].keys() == their_state["state"].keys() == {0}
+    for key, value in their_state["state"][0].items():
+        assert our_state["state"][0][key].dtype == value.dtype
+        assert torch.equal(our_state["state"][0][key], value)
+    # Each resumes from the other's state (saved models hold torch.optim's).
+    resumed_ours = torch.nn.Parameter(theirs.detach().clone())
+    resumed_theirs = torch.nn.Parameter(ours.detach().clone())
+    resumed_our_optimizer = FusedFlatOptimizer(name, resumed_ours, 0.5, 0.0)
+    moment = "momentum_buffer" if name == "sgd" else "exp_avg"
+    before = their_state["state"][0][moment].clone()
+    resumed_our_optimizer.load_state_dict(their_state)
+    resumed_their_optimizer = _torch_fused(name, resumed_theirs, 0.5, 0.0)
+    # torch.optim's load_state_dict keeps tensors already in place: a copy.
+    resumed_their_optimizer.load_state_dict(copy.deepcopy(our_state))
+    _random_steps(resumed_ours, resumed_our_optimizer, seed=2)
+    # ... and leaves the state it was given as it was.
+    assert torch.equal(their_state["state"][0][moment], before)
+    _random_steps(resumed_theirs, resumed_their_optimizer, seed=2)
+    _random_steps(theirs, their_optimizer, seed=2)
+    assert torch.equal(resumed_ours, theirs)
+    assert torch.equal(resumed_theirs, theirs)
+
+
+def test_fused_flat_optimizer_zeroes_the_gradient_in_place():
+    parameter = torch.nn.Parameter(torch.ones(4))
+    optimizer = FusedFlatOptimizer("adamw", parameter, 0.1, 0.0)
+    optimizer.zero_grad()  # no gradient yet: nothing to do
+    gradient = parameter.grad = torch.ones(4)
+    optimizer.zero_grad(set_to_none=False)
+    assert parameter.grad is gradient and not gradient.any()
+    with pytest.raises(ValueError, match="Unknown optimizer 'rmsprop'"):
+        FusedFlatOptimizer("rmsprop", parameter, 0.1, 0.0)
+
+
+def test_fitting_does_not_import_torch_dynamo():
+    # torch.optim's methods import torch._dynamo on first use, seconds of a
+    # process's first fit; the CPU training path goes around them.
+    code = (
+        "import sys, numpy as np\n"
+        "from skssl import ContrastiveVAEClassifier, ContrastiveVAETransformer\n"
+        "X = np.random.default_rng(0).normal(size=(60, 4))\n"
+        "y = np.where(np.arange(60) % 3 == 0, X[:, 0] > 0, -1).astype(int)\n"
+        "kw = dict(n_components=8, hidden_layer_sizes=(8,), latent_dim=2,\n"
+        "          max_epochs=2, random_state=0)\n"
+        "ContrastiveVAETransformer(**kw).fit(X).partial_fit(X)\n"
+        "ContrastiveVAEClassifier(**kw, fine_tune_epochs=1).fit(X, y)\n"
+        "assert 'torch._dynamo' not in sys.modules, 'torch._dynamo was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
 
 
 def test_optimizers_are_fused_on_the_cpu_by_default():
