@@ -20,9 +20,10 @@ tests/test_blend_study.py checks the replay on one table)::
         --label-fraction 0.1
     OMP_NUM_THREADS=1 python docs/benchmark/blend_study.py replay OUT
 
-``record`` takes ``--folds`` (the head's cross-validation folds) and
+``record`` takes ``--folds`` (the head's cross-validation folds),
 ``--c-by-log-loss`` (its L2 strength chosen by held-out log-loss, not
-accuracy) for the variants that need a refit.
+accuracy) and ``--rows-seen`` (the pre-training budget of
+``max_epochs="auto"``) for the variants that need a refit.
 """
 
 import argparse
@@ -61,6 +62,7 @@ class Recorder:
                 (training, "fit_regressions"),
                 (training.TrainingSession, "_label_graph"),
                 (_head, "HEAD_FOLDS"),
+                (training, "AUTO_ROWS_SEEN"),
                 (_head, "_cross_validated_regression"),
             ]
         ]
@@ -273,6 +275,8 @@ def record(args):
     with Recorder() as recorder:
         if args.folds:
             _head.HEAD_FOLDS = args.folds
+        if args.rows_seen:
+            training.AUTO_ROWS_SEEN = args.rows_seen
         if args.c_by_log_loss:
             _head._cross_validated_regression = regression_by_log_loss
         for ref in refs:
@@ -387,6 +391,7 @@ def main():
     rec.add_argument("--datasets", nargs="*")
     rec.add_argument("--folds", type=int)
     rec.add_argument("--c-by-log-loss", action="store_true")
+    rec.add_argument("--rows-seen", type=int)
     rep = sub.add_parser("replay")
     rep.add_argument("output", type=Path)
     args = parser.parse_args()
