@@ -62,6 +62,8 @@ def _half_cosine(progress, start, end):
     return end + (start - end) * 0.5 * (1.0 + np.cos(np.pi * progress))
 
 
+# SGD's momentum (torch.optim's default is none).
+SGD_MOMENTUM = 0.9
 # Devices with PyTorch's fused (single-kernel) optimiser implementations.
 FUSED_OPTIMIZER_DEVICES = ("cpu", "cuda")
 
@@ -96,7 +98,7 @@ def make_optimizer(
         return torch.optim.SGD(
             parameters,
             lr=learning_rate,
-            momentum=0.9,
+            momentum=SGD_MOMENTUM,
             weight_decay=weight_decay,
             fused=fused,
         )
@@ -113,7 +115,7 @@ class FusedFlatOptimizer:
     :meth:`state_dict` has ``torch.optim``'s format, so either loads the
     other's state. It exists because ``torch.optim``'s methods are wrapped to
     be skipped by ``torch.compile``, and the first call of one imports
-    ``torch._dynamo``: in torch 2.13 about 1.4 s of a process's first fit
+    ``torch._dynamo``, a large part of a small first fit in a process
     (docs/scale.md). Only what training uses is provided: ``param_groups``
     (one group, whose ``"lr"`` :func:`set_learning_rate` sets), ``step``,
     ``zero_grad``, ``state_dict`` and ``load_state_dict``.
@@ -243,7 +245,7 @@ _FUSED_GROUPS = {
     "adamw": {**_ADAM_GROUP, "decoupled_weight_decay": True},
     "adam": {**_ADAM_GROUP, "decoupled_weight_decay": False},
     "sgd": {
-        "momentum": 0.9,
+        "momentum": SGD_MOMENTUM,
         "dampening": 0,
         "nesterov": False,
         "maximize": False,
