@@ -44,3 +44,45 @@ def test_replay_reproduces_recorded_fits(
     monkeypatch.setattr("sys.argv", ["blend_study", "replay", str(tmp_path)])
     study.main()  # asserts the default rule gives the recorded accuracy
     assert "replay matches the fits" in capsys.readouterr().out
+
+
+def test_pseudo_labeled_experts_replay(cc18_dir, study, tmp_path, monkeypatch, capsys):
+    """``record --pseudo`` adds the experts trained on the graph's
+    pseudo-labels, out of fold from the other folds' labels alone, and the
+    replay still reproduces the fit."""
+    argv = ["blend_study", "record", str(tmp_path), "--data-dir", str(cc18_dir)]
+    argv += ["--datasets", "diabetes", "--seeds", "0", "--pseudo"]
+    monkeypatch.setattr("sys.argv", argv)
+    study.main()
+    fit = study.pickle.load(open(tmp_path / "diabetes_0.pkl", "rb"))
+    n_labeled = len(fit["labels"])
+    for expert in ("pseudo_head", "pseudo_tree"):
+        assert fit[expert + "_oof"].shape == (n_labeled, 2)
+        assert fit[expert + "_val"].shape == (len(fit["y_val"]), 2)
+        # Log-probabilities: each row's probabilities sum to one.
+        assert study.np.allclose(study.np.exp(fit[expert + "_val"]).sum(axis=1), 1)
+    assert 0 < fit["n_pseudo"] <= study.MAX_PSEUDO_ROWS
+    monkeypatch.setattr("sys.argv", ["blend_study", "replay", str(tmp_path)])
+    study.main()
+    out = capsys.readouterr().out
+    assert "replay matches the fits" in out
+    assert "pseudo-labeled trees" in out
+
+
+def test_pseudo_labels_follow_the_graph(study):
+    """Unlabeled rows take the class spread to them along the graph, never
+    a labeled row's place, and their weights shrink with uncertainty."""
+    np = study.np
+    rng = np.random.default_rng(0)
+    blobs = np.vstack([rng.normal(0, 0.1, (20, 2)), rng.normal(5, 0.1, (20, 2))])
+    # Labeled rows first, as in the classifier's graph: two of each blob.
+    order = np.r_[0, 1, 20, 21, 2:20, 22:40]
+    rows = blobs[order].astype(np.float32)
+    truth = (order >= 20).astype(int)
+    neighbours = study._graph._neighbours(rows, rows, 5, exclude_self=True)
+    S = study._graph._normalised_graph(neighbours)
+    fitted = np.arange(4)
+    index, guess, weight = study.pseudo_labels(S, fitted, truth[:4], 4, 2, seed=0)
+    assert index.min() >= 4 and len(index) == 36
+    np.testing.assert_array_equal(guess, truth[index])
+    assert np.all((weight > 0) & (weight <= 1 + 1e-12))

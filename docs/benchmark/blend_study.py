@@ -23,7 +23,11 @@ tests/test_blend_study.py checks the replay on one table)::
 ``record`` takes ``--folds`` (the head's cross-validation folds),
 ``--c-by-log-loss`` (its L2 strength chosen by held-out log-loss, not
 accuracy) and ``--rows-seen`` (the pre-training budget of
-``max_epochs="auto"``) for the variants that need a refit.
+``max_epochs="auto"``) for the variants that need a refit. ``--pseudo``
+records, in place of the candidate graphs and randomised trees, two experts
+trained on the labeled rows and the graph's pseudo-labeled unlabeled rows
+(label propagation's pseudo-labels, Iscen et al., arXiv 1904.04717): the
+head's regression on every input and the boosted trees.
 """
 
 import argparse
@@ -46,13 +50,16 @@ from skssl.benchmark._protocol import labeled_subset, split_rows
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cc18"
 WEIGHTS = np.asarray(_boosting.BOOSTING_WEIGHTS)  # and GRAPH_WEIGHTS, the same grid
+# Pseudo-labeled rows per fit at most (``record --pseudo``), a uniform draw.
+MAX_PSEUDO_ROWS = 5000
 
 
 class Recorder:
     """Wraps the classifier's fitting steps to keep what they compute."""
 
-    def __init__(self):
+    def __init__(self, pseudo=False):
         self.seen = {}
+        self.pseudo = pseudo
         # What the recorder or a variant replaces, put back on exit.
         self._saved = [
             (owner, name, getattr(owner, name))
@@ -89,6 +96,13 @@ class Recorder:
                 state.table_encoder.cardinalities_,
             )
             recorder.seen["graph"] = graph
+            if recorder.pseudo:
+                recorder.seen["graph_tree_inputs"] = _boosting.tree_inputs(
+                    rows.numeric.numpy(),
+                    rows.observed.numpy(),
+                    rows.categorical.numpy(),
+                )
+                recorder.seen["graph_head_inputs"] = _head.head_inputs(run.model, rows)
             return graph
 
         training.TrainingSession._label_graph = label_graph
@@ -192,6 +206,100 @@ def graph_expert(rows, validation, n_labeled, labels, n_classes, folds, alpha=No
     return out_of_fold, graph.log_proba(validation)
 
 
+def pseudo_labels(S, fitted, labels, n_labeled, n_classes, seed):
+    """Label propagation's pseudo-labels (Iscen et al., arXiv 1904.04717):
+    the unlabeled graph rows' spread labels from the ``fitted`` labeled rows,
+    each weighted by its certainty (1 - entropy / log n_classes) and by the
+    inverse population of its class; at most MAX_PSEUDO_ROWS, a uniform draw."""
+    spread = _graph._spread(S, fitted, labels, n_classes)
+    rows = np.arange(n_labeled, S.shape[0])
+    rows = rows[spread[rows].sum(axis=1) > 0]
+    if len(rows) > MAX_PSEUDO_ROWS:
+        rng = np.random.default_rng(seed)
+        rows = np.sort(rng.choice(rows, MAX_PSEUDO_ROWS, replace=False))
+    z = spread[rows]
+    guess = z.argmax(axis=1)
+    entropy = -(z * np.log(np.maximum(z, 1e-300))).sum(axis=1)
+    certainty = 1 - entropy / np.log(n_classes)
+    population = np.bincount(np.r_[labels, guess], minlength=n_classes)
+    balance = population.sum() / (n_classes * np.maximum(population, 1.0))
+    return rows, guess, certainty * balance[guess]
+
+
+def pseudo_experts(recorder, state, arrays, seed):
+    """Two experts trained on the labeled rows and the graph's pseudo-labeled
+    unlabeled rows: the head's regression on every input at its chosen
+    strength, and the boosted trees. Out of fold, each fold's pseudo-labels
+    are spread from the other folds' labels alone."""
+    seen = recorder.seen
+    labels, n_classes = seen["labels"], seen["n_classes"]
+    n_labeled = len(labels)
+    raw = seen["graph_raw"]
+    k = min(_graph.GRAPH_NEIGHBORS, len(raw) - 1)
+    S = _graph._normalised_graph(_graph._neighbours(raw, raw, k, exclude_self=True))
+    regressions = seen["regressions"]
+    columns, every = regressions.experts[0]
+
+    def standardised(inputs):
+        return ((inputs - regressions.mean) / regressions.scale)[:, columns]
+
+    Z = standardised(seen["graph_head_inputs"])
+    batch = Batch(*(torch.as_tensor(a) for a in arrays))
+    Z_val = standardised(_head.head_inputs(state.model, batch))
+    T, T_val = seen["graph_tree_inputs"], _boosting.tree_inputs(*arrays)
+    n_numeric = T.shape[1] - len(seen["cardinalities"])
+
+    def training_rows(fitted):
+        rows, guess, weight = pseudo_labels(
+            S, fitted, labels[fitted], n_labeled, n_classes, seed
+        )
+        return (
+            np.r_[fitted, rows],
+            np.r_[labels[fitted], guess],
+            np.r_[np.ones(len(fitted)), weight],
+        )
+
+    def regression(index, y, w, query):
+        lr = LogisticRegression(C=every.C, max_iter=_head.HEAD_MAX_ITER)
+        with _head._quiet_regression():
+            lr.fit(Z[index], y, sample_weight=w)
+        return log_softmax(_head._predicted_logits(lr, query, n_classes), axis=1)
+
+    def trees(**params):
+        return _boosting._trees(
+            n_numeric, seen["cardinalities"], seed, early_stopping=False, **params
+        )
+
+    out = {"pseudo_head_oof": np.zeros((n_labeled, n_classes))}
+    out["pseudo_tree_oof"] = np.zeros((n_labeled, n_classes))
+    n_iter = []
+    for fitted, held_out in _head.cross_validation_splits(seen["folds"], labels):
+        index, y, w = training_rows(fitted)
+        out["pseudo_head_oof"][held_out] = regression(index, y, w, Z[held_out])
+        inputs = np.vstack([T[index], T[held_out]])
+        every_label = np.r_[y, labels[held_out]]
+        weight = np.r_[w, np.ones(len(held_out))]
+        fold = np.arange(len(index))
+        held = np.arange(len(index), len(inputs))
+        out["pseudo_tree_oof"][held_out], count = recorder._fold_trees(
+            trees(max_iter=_boosting.MAX_ITERATIONS),
+            inputs,
+            every_label,
+            fold,
+            held,
+            n_classes,
+            weight,
+        )
+        n_iter.append(count)
+    index, y, w = training_rows(np.arange(n_labeled))
+    out["pseudo_head_val"] = regression(index, y, w, Z_val)
+    final = trees(max_iter=int(round(np.mean(n_iter))))
+    final.fit(T[index], y, sample_weight=w)
+    out["pseudo_tree_val"] = _boosting._tree_log_proba(final, T_val, n_classes)
+    out["n_pseudo"] = len(index) - n_labeled
+    return out
+
+
 def record_fit(recorder, dataset, seed, fraction):
     fit, validation = split_rows(dataset, seed, "validation")
     X, X_val = dataset.X.iloc[fit], dataset.X.iloc[validation]
@@ -245,6 +353,9 @@ def record_fit(recorder, dataset, seed, fraction):
     raw_val = _graph.graph_inputs(*arrays, clf.table_encoder_.cardinalities_)
     record["graph_val"] = graph.log_proba(raw_val)
     raw = seen["graph_raw"]
+    if "graph_head_inputs" in seen:
+        record.update(pseudo_experts(recorder, state, arrays, seed))
+        return record
     hid = seen["graph_hidden"]
     mean, std = hid.mean(axis=0), hid.std(axis=0) + 1e-9
     hid = ((hid - mean) / std).astype(np.float32)
@@ -272,7 +383,7 @@ def record_fit(recorder, dataset, seed, fraction):
 def record(args):
     refs = read_manifest(args.data_dir)
     args.output.mkdir(parents=True, exist_ok=True)
-    with Recorder() as recorder:
+    with Recorder(pseudo=args.pseudo) as recorder:
         if args.folds:
             _head.HEAD_FOLDS = args.folds
         if args.rows_seen:
@@ -297,7 +408,7 @@ def blends(fit, experts, weights=WEIGHTS):
     scored = fit["scored"]
     for mix in fit["head_oof"]:
         for ws in itertools.product(weights, repeat=len(experts)):
-            if sum(ws) > _boosting.MAX_EXPERTS_WEIGHT + 1e-9:
+            if sum(ws) > max(_boosting.MAX_EXPERTS_WEIGHT, min(weights)) + 1e-9:
                 continue
             parts = {}
             for part, rows in (("oof", scored), ("val", slice(None))):
@@ -360,6 +471,17 @@ def replay(args):
         "top 3 averaged": (default, {"top": 3}),
         "evidence-weighted": (default, {"bayes": True}),
         **{f"uniform share {u}": (["tree", f"graph_{u}"], {}) for u in shares},
+        "pseudo-labeled head": (["tree", "graph", "pseudo_head"], {}),
+        "pseudo-labeled trees": (["tree", "graph", "pseudo_tree"], {}),
+        "pseudo-labeled trees for trees": (["pseudo_tree", "graph"], {}),
+        "pseudo head alone": (["pseudo_head"], {"weights": [1.0]}),
+        "pseudo trees alone": (["pseudo_tree"], {"weights": [1.0]}),
+    }
+    recorded = set().union(*(fit for fit in fits if "scored" in fit))
+    studies = {
+        name: study
+        for name, study in studies.items()
+        if {expert + "_oof" for expert in study[0]} <= recorded
     }
     rows = []
     for fit in fits:
@@ -392,6 +514,7 @@ def main():
     rec.add_argument("--folds", type=int)
     rec.add_argument("--c-by-log-loss", action="store_true")
     rec.add_argument("--rows-seen", type=int)
+    rec.add_argument("--pseudo", action="store_true")
     rep = sub.add_parser("replay")
     rep.add_argument("output", type=Path)
     args = parser.parse_args()
