@@ -408,6 +408,8 @@ def blends(fit, experts, weights=WEIGHTS):
     scored = fit["scored"]
     for mix in fit["head_oof"]:
         for ws in itertools.product(weights, repeat=len(experts)):
+            # The package's bound, unless every weight is above it: a grid of
+            # the weight 1 alone scores an expert on its own.
             if sum(ws) > max(_boosting.MAX_EXPERTS_WEIGHT, min(weights)) + 1e-9:
                 continue
             parts = {}
