@@ -81,6 +81,15 @@ def _normalised_graph(neighbours):
     return (scale @ W @ scale).tocsr()
 
 
+def spreading_graph(inputs):
+    """Each of the ``inputs`` rows' :data:`GRAPH_NEIGHBORS` nearest other rows
+    (fewer in a smaller graph), and the normalised graph ``S`` the labels
+    spread over."""
+    k = min(GRAPH_NEIGHBORS, len(inputs) - 1)
+    neighbours = _neighbours(inputs, inputs, k, exclude_self=True)
+    return neighbours, _normalised_graph(neighbours)
+
+
 def _spread(S, labeled, labels, n_classes):
     """Row-normalised spread labels of every graph row (zero rows where no
     label reaches)."""
@@ -153,9 +162,7 @@ def fit_label_graph(inputs, n_labeled, labels, n_classes, folds):
         the other folds' labels (rows no split holds out: zeros); None
         without ``folds``.
     """
-    k = min(GRAPH_NEIGHBORS, len(inputs) - 1)
-    neighbours = _neighbours(inputs, inputs, k, exclude_self=True)
-    S = _normalised_graph(neighbours)
+    neighbours, S = spreading_graph(inputs)
     labeled = np.arange(n_labeled)
     graph = LabelGraph(inputs, _spread(S, labeled, labels, n_classes))
     if folds is None:

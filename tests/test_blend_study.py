@@ -79,8 +79,7 @@ def test_pseudo_labels_follow_the_graph(study):
     order = np.r_[0, 1, 20, 21, 2:20, 22:40]
     rows = blobs[order].astype(np.float32)
     truth = (order >= 20).astype(int)
-    neighbours = study._graph._neighbours(rows, rows, 5, exclude_self=True)
-    S = study._graph._normalised_graph(neighbours)
+    _, S = study._graph.spreading_graph(rows)
     fitted = np.arange(4)
     index, guess, weight = study.pseudo_labels(S, fitted, truth[:4], 4, 2, seed=0)
     assert index.min() >= 4 and len(index) == 36

@@ -88,7 +88,6 @@ class Recorder:
             )
             index = _graph.graph_rows(np.arange(run.data.n_samples), labeled, seed)
             rows = run.data.rows(torch.as_tensor(index))
-            recorder.seen["graph_hidden"] = hidden(run.model, rows)
             recorder.seen["graph_raw"] = _graph.graph_inputs(
                 rows.numeric.numpy(),
                 rows.observed.numpy(),
@@ -103,6 +102,8 @@ class Recorder:
                     rows.categorical.numpy(),
                 )
                 recorder.seen["graph_head_inputs"] = _head.head_inputs(run.model, rows)
+            else:  # the candidate graphs' coordinates
+                recorder.seen["graph_hidden"] = hidden(run.model, rows)
             return graph
 
         training.TrainingSession._label_graph = label_graph
@@ -234,9 +235,7 @@ def pseudo_experts(recorder, state, arrays, seed):
     seen = recorder.seen
     labels, n_classes = seen["labels"], seen["n_classes"]
     n_labeled = len(labels)
-    raw = seen["graph_raw"]
-    k = min(_graph.GRAPH_NEIGHBORS, len(raw) - 1)
-    S = _graph._normalised_graph(_graph._neighbours(raw, raw, k, exclude_self=True))
+    _, S = _graph.spreading_graph(seen["graph_raw"])
     regressions = seen["regressions"]
     columns, every = regressions.experts[0]
 
@@ -353,7 +352,7 @@ def record_fit(recorder, dataset, seed, fraction):
     raw_val = _graph.graph_inputs(*arrays, clf.table_encoder_.cardinalities_)
     record["graph_val"] = graph.log_proba(raw_val)
     raw = seen["graph_raw"]
-    if "graph_head_inputs" in seen:
+    if recorder.pseudo:
         record.update(pseudo_experts(recorder, state, arrays, seed))
         return record
     hid = seen["graph_hidden"]
