@@ -1,5 +1,6 @@
 """Data, parameters and fitting shortcuts shared by the test modules."""
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ from skssl.training import TrainingSession
 
 # The shared CC18 parquet folder (outside the repository).
 CC18_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "cc18"
+
+# The study scripts of docs/benchmark (not part of the package).
+STUDIES_DIR = Path(__file__).resolve().parents[1] / "docs" / "benchmark"
 
 # Every contrastive objective, as estimator parameters.
 CONTRASTIVE_VARIANTS = {
@@ -193,3 +197,11 @@ TINY_CLASSIFIER = dict(
     max_epochs=5,
     random_state=0,
 )
+
+
+def load_study(name):
+    """The study script ``docs/benchmark/<name>.py``, imported as a module."""
+    spec = importlib.util.spec_from_file_location(name, STUDIES_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,20 +2,14 @@
 choice of blend from its recorded experts: the default rule must give each
 recorded fit's own validation accuracy, or the study's figures mean nothing."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-STUDY = Path(__file__).resolve().parents[1] / "docs" / "benchmark" / "blend_study.py"
+from tests._helpers import load_study
 
 
 @pytest.fixture
 def study():
-    spec = importlib.util.spec_from_file_location("blend_study", STUDY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_study("blend_study")
 
 
 def test_replay_reproduces_recorded_fits(

@@ -2,22 +2,16 @@
 the default step's differentiable part: that copy must compute the package's
 loss terms from the same draws, or its timings are of another step."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-STUDY = Path(__file__).resolve().parents[1] / "docs" / "benchmark" / "compile_study.py"
+from tests._helpers import load_study
 
 
 @pytest.fixture
 def study():
-    spec = importlib.util.spec_from_file_location("compile_study", STUDY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_study("compile_study")
 
 
 def test_step_terms_are_the_objectives(study):
