@@ -79,3 +79,36 @@ def test_pseudo_labels_follow_the_graph(study):
     assert index.min() >= 4 and len(index) == 36
     np.testing.assert_array_equal(guess, truth[index])
     assert np.all((weight > 0) & (weight <= 1 + 1e-12))
+
+
+def test_bagged_choice_follows_the_blend_every_draw_prefers(study):
+    """Where one blend has the lower log-loss on every scored row, every
+    bootstrap draw picks it: both averages give its validation accuracy, and
+    the weights' average rebuilds it from the head's two regressions."""
+    np = study.np
+    labels = np.array([0, 1, 0, 1, 1, 0])
+    y_val = np.array([0, 1, 1, 0])
+
+    def log_proba(right, rows):
+        proba = np.full((len(rows), 2), 1 - right)
+        proba[np.arange(len(rows)), rows] = right
+        return np.log(proba)
+
+    # The head at mix 0 predicts y_val; the mix-1 head and the trees invert it.
+    fit = {
+        "y_val": y_val,
+        "head_val": {0.0: log_proba(0.9, y_val), 1.0: log_proba(0.9, 1 - y_val)},
+        "tree_val": log_proba(0.9, 1 - y_val),
+    }
+    grid = [
+        ((0.0, (0.0,)), log_proba(0.8, labels), fit["head_val"][0.0]),
+        ((1.0, (0.5,)), log_proba(0.6, labels), fit["tree_val"]),
+    ]
+    for average in ("proba", "weights"):
+        accuracy = study.bagged_choice(
+            fit, ["tree"], grid, labels, n_bags=20, average=average
+        )
+        assert accuracy == 1.0
+    # The other blend preferred instead: its accuracy, 0.
+    grid[1] = ((1.0, (0.5,)), log_proba(0.95, labels), fit["tree_val"])
+    assert study.bagged_choice(fit, ["tree"], grid, labels, 20, "proba") == 0.0

@@ -428,6 +428,8 @@ def replay_fit(fit, experts, rule):
     losses = np.array([_boosting._log_loss(oof, labels, None) for _, oof, _ in grid])
     hits = np.array([np.mean(oof.argmax(1) == labels) for _, oof, _ in grid])
     score = losses - rule.get("accuracy_bonus", 0.0) * hits
+    if "bagged" in rule:
+        return bagged_choice(fit, experts, grid, labels, **rule["bagged"])
     if "top" in rule:
         proba = sum(np.exp(grid[i][2]) for i in np.argsort(score)[: rule["top"]])
     elif rule.get("bayes"):
@@ -436,6 +438,29 @@ def replay_fit(fit, experts, rule):
     else:
         proba = grid[int(np.argmin(score))][2]
     return np.mean(proba.argmax(1) == fit["y_val"])
+
+
+def bagged_choice(fit, experts, grid, labels, n_bags, average):
+    """Validation accuracy of the blend chosen on bootstrap draws of the
+    scored rows (bagging, Breiman 1996, applied to the choice): each draw's
+    lowest out-of-fold log-loss picks a blend;
+    ``average="proba"`` averages the picked blends' probabilities,
+    ``"weights"`` blends once at the picked weights' mean (the head's mix is
+    linear in its two regressions' logits, so a mean mix is a head too)."""
+    rng = np.random.default_rng(0)
+    row_losses = -np.stack([oof[np.arange(len(labels)), labels] for _, oof, _ in grid])
+    picks = [
+        int(np.argmin(row_losses[:, rng.integers(0, len(labels), len(labels))].mean(1)))
+        for _ in range(n_bags)
+    ]
+    if average == "proba":
+        proba = sum(np.exp(grid[i][2]) for i in picks) / n_bags
+        return np.mean(proba.argmax(1) == fit["y_val"])
+    mix = np.mean([grid[i][0][0] for i in picks])
+    ws = np.mean([grid[i][0][1] for i in picks], axis=0)
+    head = mix * fit["head_val"][1.0] + (1 - mix) * fit["head_val"][0.0]
+    z = (1 - ws.sum()) * head + sum(w * fit[e + "_val"] for w, e in zip(ws, experts))
+    return np.mean(z.argmax(1) == fit["y_val"])
 
 
 def with_uniform_share(fit, share):
@@ -471,6 +496,11 @@ def replay(args):
         "log-loss - accuracy/2": (default, {"accuracy_bonus": 0.5}),
         "top 3 averaged": (default, {"top": 3}),
         "evidence-weighted": (default, {"bayes": True}),
+        "bagged choice": (default, {"bagged": {"n_bags": 50, "average": "proba"}}),
+        "bagged weights": (
+            default,
+            {"bagged": {"n_bags": 50, "average": "weights"}},
+        ),
         **{f"uniform share {u}": (["tree", f"graph_{u}"], {}) for u in shares},
         "pseudo-labeled head": (["tree", "graph", "pseudo_head"], {}),
         "pseudo-labeled trees": (["tree", "graph", "pseudo_tree"], {}),
