@@ -23,10 +23,7 @@ def test_step_terms_are_the_objectives(study):
 
     # The study's draws, in the step's order, from the same generator state.
     run.generator.set_state(state)
-    views = [run.objective.augment(batch, run.pool, run.generator) for _ in range(2)]
-    stacked = study._concat([*views, batch])
-    latent = run.model.projection.net[0].in_features
-    noise = torch.randn((batch.n_samples, latent), generator=run.generator)
+    stacked, noise = study.draw_inputs(run, batch)
     terms = study.step_terms(run.model, run.objective)
     actual = terms(stacked.numeric, stacked.observed, stacked.categorical, noise)
 

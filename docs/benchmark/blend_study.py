@@ -411,13 +411,22 @@ def blends(fit, experts, weights=WEIGHTS):
             # the weight 1 alone scores an expert on its own.
             if sum(ws) > max(_boosting.MAX_EXPERTS_WEIGHT, min(weights)) + 1e-9:
                 continue
-            parts = {}
-            for part, rows in (("oof", scored), ("val", slice(None))):
-                head = fit["head_" + part][mix][rows]
-                z = (1 - sum(ws)) * head
-                z = z + sum(w * fit[e + "_" + part][rows] for w, e in zip(ws, experts))
-                parts[part] = log_softmax(z, axis=1)
+            parts = {
+                part: blend(
+                    fit, part, fit["head_" + part][mix][rows], ws, experts, rows
+                )
+                for part, rows in (("oof", scored), ("val", slice(None)))
+            }
             yield (mix, ws), parts["oof"], parts["val"]
+
+
+def blend(fit, part, head, ws, experts, rows=slice(None)):
+    """The blend's log-probabilities on ``rows`` of ``part`` ("oof" or
+    "val"): the head's log-probabilities ``head`` (those rows already) and
+    the experts' at weights ``ws``, as the package blends them."""
+    z = (1 - sum(ws)) * head
+    z = z + sum(w * fit[e + "_" + part][rows] for w, e in zip(ws, experts))
+    return log_softmax(z, axis=1)
 
 
 def replay_fit(fit, experts, rule):
@@ -425,11 +434,11 @@ def replay_fit(fit, experts, rule):
     grid = list(blends(fit, experts, rule.get("weights", WEIGHTS)))
     if "mixes" in rule:
         grid = [g for g in grid if g[0][0] in rule["mixes"]]
+    if "bagged" in rule:
+        return bagged_choice(fit, experts, grid, labels, **rule["bagged"])
     losses = np.array([_boosting._log_loss(oof, labels, None) for _, oof, _ in grid])
     hits = np.array([np.mean(oof.argmax(1) == labels) for _, oof, _ in grid])
     score = losses - rule.get("accuracy_bonus", 0.0) * hits
-    if "bagged" in rule:
-        return bagged_choice(fit, experts, grid, labels, **rule["bagged"])
     if "top" in rule:
         proba = sum(np.exp(grid[i][2]) for i in np.argsort(score)[: rule["top"]])
     elif rule.get("bayes"):
@@ -459,8 +468,8 @@ def bagged_choice(fit, experts, grid, labels, n_bags, average):
     mix = np.mean([grid[i][0][0] for i in picks])
     ws = np.mean([grid[i][0][1] for i in picks], axis=0)
     head = mix * fit["head_val"][1.0] + (1 - mix) * fit["head_val"][0.0]
-    z = (1 - ws.sum()) * head + sum(w * fit[e + "_val"] for w, e in zip(ws, experts))
-    return np.mean(z.argmax(1) == fit["y_val"])
+    proba = blend(fit, "val", head, ws, experts)
+    return np.mean(proba.argmax(1) == fit["y_val"])
 
 
 def with_uniform_share(fit, share):

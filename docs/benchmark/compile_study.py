@@ -29,6 +29,7 @@ docs/time_to_accuracy.md and docs/scale.md quote its figures.
 """
 
 import argparse
+import math
 import statistics
 import time
 from contextlib import contextmanager
@@ -52,8 +53,11 @@ from skssl.benchmark._timing import interleaved_rates
 CPU = torch.device("cpu")
 # The matrix products of a step, as ATen runs them (the blocked InfoNCE's
 # gradient accumulates with addmm_).
-PRODUCTS = (torch.ops.aten.mm.default, torch.ops.aten.addmm.default)
-PRODUCT_IN_PLACE = torch.ops.aten.addmm_.default
+PRODUCTS = (
+    torch.ops.aten.mm.default,
+    torch.ops.aten.addmm.default,
+    torch.ops.aten.addmm_.default,
+)
 
 
 class ProductRecorder(TorchDispatchMode):
@@ -65,7 +69,7 @@ class ProductRecorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in PRODUCTS or func == PRODUCT_IN_PLACE:
+        if func in PRODUCTS:
             operands = [a.clone() if torch.is_tensor(a) else a for a in args]
             self.calls.append((func, operands, kwargs))
         return func(*args, **kwargs)
@@ -146,22 +150,30 @@ def step_terms(model, objective):
     return terms
 
 
+def draw_inputs(run, batch):
+    """The step's draws for ``batch``, from ``run``'s generator in the
+    objective's order: the two SCARF views stacked over the clean rows, and
+    the reparametrisation noise of the clean rows."""
+    objective, generator = run.objective, run.generator
+    views = [objective.augment(batch, run.pool, generator) for _ in range(2)]
+    latent = run.model.projection.net[0].in_features
+    noise = torch.randn((batch.n_samples, latent), generator=generator)
+    return _concat([*views, batch]), noise
+
+
 @contextmanager
 def compiled_loop(run, mode):
     """``train(n)``: ``n`` steps of the compiled step, as fit would train them."""
-    objective, generator = run.objective, run.generator
-    terms = torch.compile(step_terms(run.model, objective), dynamic=False, mode=mode)
-    latent = run.model.projection.net[0].in_features
+    terms = torch.compile(
+        step_terms(run.model, run.objective), dynamic=False, mode=mode
+    )
     batches = run._endless_batches()
     run.model.train()
 
     def train(n_steps):
         sums = torch.zeros(4)
         for _ in range(n_steps):
-            batch = next(batches)
-            views = [objective.augment(batch, run.pool, generator) for _ in range(2)]
-            stacked = _concat([*views, batch])
-            noise = torch.randn((batch.n_samples, latent), generator=generator)
+            stacked, noise = draw_inputs(run, next(batches))
             values = terms(
                 stacked.numeric, stacked.observed, stacked.categorical, noise
             )
@@ -206,9 +218,10 @@ def main():
         _skssl_loop(runs["eager"]) as (train_eager, eager_step),
     ):
         start = time.perf_counter()
-        # Batches of two sizes (n_rows / n_batches rounded both ways) each
-        # compile once: run both before timing.
-        train_compiled(2 * WARMUP_STEPS)
+        # An epoch's batches take two sizes (n_rows / n_batches rounded both
+        # ways, each size in a block of its own), each compiled once: a whole
+        # epoch compiles both before timing.
+        train_compiled(math.ceil(args.rows / args.batch_size))
         compile_seconds = time.perf_counter() - start
         rates = interleaved_rates(
             {"eager": train_eager, "compiled": train_compiled},
@@ -223,7 +236,7 @@ def main():
     print(
         f"threads {torch.get_num_threads()}, mode {args.mode or 'default'}, "
         f"{args.rows:,} x {args.columns}, batch {args.batch_size}: "
-        f"first steps (compilation) {compile_seconds:.1f} s, "
+        f"first epoch (compiling) {compile_seconds:.1f} s, "
         f"matmul {matmul:.1f} GFLOP/s"
     )
     for name, rate in rates.items():
